@@ -1,0 +1,1 @@
+"""veiligheid-flow: the municipal safety programme as scheduled tasks with owner and backup."""

@@ -1,0 +1,80 @@
+"""Writing and reading the audit trail. Services add rows; the unit of work commits them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit.models import AuditEntry
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record(
+    *,
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+    rule_ids: Sequence[str] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=_plain(before),
+        after=_plain(after),
+        reason=reason,
+        rule_ids=list(rule_ids) if rule_ids else None,
+    )
+    session.add(entry)
+    return entry
+
+
+def entries(
+    *,
+    session: Session,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEntry.object_id == object_id)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action))
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    if limit:
+        query = query.order_by(None).order_by(AuditEntry.id.desc()).limit(limit)
+        return list(reversed(session.scalars(query).all()))
+    return list(session.scalars(query).all())

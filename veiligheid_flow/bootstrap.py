@@ -1,0 +1,40 @@
+"""The one place where settings, database and rules are wired together. No I/O at import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from veiligheid_flow.db import make_engine, make_session_factory, unit_of_work, upgrade
+from veiligheid_flow.settings import Settings
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        with unit_of_work(self.sessions) as session:
+            yield session
+
+    def upgrade(self) -> None:
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> App:
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    app = App(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    if migrate:
+        app.upgrade()
+    return app

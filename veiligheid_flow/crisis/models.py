@@ -1,0 +1,60 @@
+"""Crises, absences and portfolio-holder priority overrides: the events the rules react to."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from veiligheid_flow.db import Base, UTCDateTime
+
+
+class Crisis(Base):
+    __tablename__ = "crisis"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    grip: Mapped[int] = mapped_column(Integer)
+    declared_by: Mapped[str] = mapped_column(String(320))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expected_end: Mapped[date] = mapped_column(Date)
+    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    staff: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class TaskPause(Base):
+    """That a crisis paused a task: the due-date shift after the crisis is derived from it."""
+
+    __tablename__ = "task_pause"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
+    crisis_id: Mapped[int] = mapped_column(ForeignKey("crisis.id"), primary_key=True, index=True)
+
+
+class Absence(Base):
+    __tablename__ = "absence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PriorityOverride(Base):
+    __tablename__ = "priority_override"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    tier: Mapped[int] = mapped_column(Integer)
+    by: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,101 @@
+"""Read a programme file: YAML → pydantic → cross-checks. Reports every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from veiligheid_flow.problems import InputInvalid, PathParts, PositionedYaml, Problem
+from veiligheid_flow.programme.checks import IndexedProgramme, check
+from veiligheid_flow.programme.expand import occurrences
+from veiligheid_flow.programme.schema import (
+    ActivitySpec,
+    CouncilItemSpec,
+    CouncilMeetingSpec,
+    HolderSpec,
+    PersonSpec,
+    ProgrammeFile,
+    ProgrammeSpec,
+    ThemeSpec,
+)
+from veiligheid_flow.workdays import WorkCalendar
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LoadedProgramme:
+    spec: ProgrammeFile
+    source: str
+    digest: str
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(self.spec.non_working_days)
+
+
+def read_programme(
+    path: Path, *, known_case_types: Collection[str] | None = None
+) -> LoadedProgramme:
+    """Parse and validate; raise InputInvalid with every problem found."""
+    source = PositionedYaml.read(path)
+    problems: list[Problem] = source.duplicate_key_problems()
+    spec: ProgrammeFile | None = None
+    try:
+        spec = ProgrammeFile.model_validate(source.data)
+    except ValidationError as exc:
+        problems += source.validation_problems(exc)
+    indexed = _valid_parts(source.data)
+    findings = check(indexed, known_case_types)
+    if spec is not None:
+        findings += _empty_recurrences(spec)
+    problems += [source.problem(p, message) for p, message in findings]
+    if problems or spec is None:
+        raise InputInvalid(sorted(set(problems), key=lambda p: (p.line, p.column, p.path)))
+    digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+    return LoadedProgramme(spec=spec, source=source.file, digest=digest)
+
+
+def _valid_parts(data: Any) -> IndexedProgramme:
+    """Validate item by item, so cross-checks still run on the parts that are valid."""
+    data = data if isinstance(data, dict) else {}
+    doc = IndexedProgramme(programme=_one(ProgrammeSpec, data.get("programme")))
+    doc.people = _many(PersonSpec, data.get("people"))
+    doc.holders = _many(HolderSpec, data.get("portfolio_holders"))
+    doc.meetings = _many(CouncilMeetingSpec, data.get("council_meetings"))
+    doc.council_items = _many(CouncilItemSpec, data.get("council_items"))
+    for i, raw in enumerate(data.get("themes") or []):
+        if not isinstance(raw, dict):
+            continue
+        theme = _one(ThemeSpec, {**raw, "activities": []})
+        if theme is not None:
+            doc.themes.append((i, theme, _many(ActivitySpec, raw.get("activities"))))
+    return doc
+
+
+def _one(model: type[M], raw: Any) -> M | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _many(model: type[M], raw: Any) -> list[tuple[int, M]]:
+    if not isinstance(raw, list):
+        return []
+    return [(i, item) for i, value in enumerate(raw) if (item := _one(model, value)) is not None]
+
+
+def _empty_recurrences(spec: ProgrammeFile) -> list[tuple[PathParts, str]]:
+    calendar = WorkCalendar(spec.non_working_days)
+    return [
+        (("themes", i, "activities", j, "repeat"), "herhaling geeft geen enkele datum in de periode")
+        for i, theme in enumerate(spec.themes)
+        for j, act in enumerate(theme.activities)
+        if act.repeat and not occurrences(act, spec.programme, calendar)
+    ]

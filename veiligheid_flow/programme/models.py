@@ -1,0 +1,172 @@
+"""Programme reference data as rows: programme, people, holders, themes, activities, council items."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from veiligheid_flow.db import Base, UTCDateTime
+
+
+class Programme(Base):
+    __tablename__ = "programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    municipality: Mapped[str] = mapped_column(String(300))
+    plan_name: Mapped[str] = mapped_column(String(300))
+    plan_adopted_on: Mapped[date | None] = mapped_column(Date)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    non_working_days: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    submission_working_days: Mapped[int] = mapped_column(Integer)
+    source_file: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    themes: Mapped[list[Theme]] = relationship(back_populates="programme", order_by="Theme.id")
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (UniqueConstraint("programme_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[str] = mapped_column(String(300))
+    hours_per_week: Mapped[float] = mapped_column(Float)
+
+
+class PortfolioHolder(Base):
+    __tablename__ = "portfolio_holder"
+    __table_args__ = (UniqueConstraint("programme_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(320))
+    portfolio: Mapped[str | None] = mapped_column(String(300))
+
+
+theme_holder = Table(
+    "theme_holder",
+    Base.metadata,
+    Column("theme_id", ForeignKey("theme.id"), primary_key=True),
+    Column("holder_id", ForeignKey("portfolio_holder.id"), primary_key=True),
+)
+
+
+class Theme(Base):
+    __tablename__ = "theme"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    council_priority: Mapped[bool] = mapped_column(Boolean)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    partners: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    programme: Mapped[Programme] = relationship(back_populates="themes")
+    holders: Mapped[list[PortfolioHolder]] = relationship(
+        secondary=theme_holder, order_by=PortfolioHolder.key
+    )
+    owner: Mapped[Person] = relationship(foreign_keys=[owner_id])
+    backup: Mapped[Person] = relationship(foreign_keys=[backup_id])
+    budget_lines: Mapped[list[BudgetLine]] = relationship(
+        cascade="all, delete-orphan", order_by="BudgetLine.year"
+    )
+
+
+class BudgetLine(Base):
+    __tablename__ = "budget_line"
+    __table_args__ = (UniqueConstraint("theme_id", "year", "description"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    description: Mapped[str] = mapped_column(String(300))
+
+
+class CouncilMeeting(Base):
+    __tablename__ = "council_meeting"
+    __table_args__ = (UniqueConstraint("programme_id", "body", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    body: Mapped[str] = mapped_column(String(300))
+    date: Mapped[date] = mapped_column(Date)
+
+
+class CouncilItem(Base):
+    __tablename__ = "council_item"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(40))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("portfolio_holder.id"))
+    committee: Mapped[str] = mapped_column(String(300))
+    committee_date: Mapped[date] = mapped_column(Date)
+    council_date: Mapped[date | None] = mapped_column(Date)
+    submission_deadline: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    holder: Mapped[PortfolioHolder] = relationship()
+
+
+class Activity(Base):
+    __tablename__ = "activity"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    legal_basis: Mapped[str | None] = mapped_column(String(300))
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    case_type: Mapped[str | None] = mapped_column(String(40))
+    effort_hours: Mapped[float] = mapped_column(Float)
+    partners: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    theme: Mapped[Theme] = relationship()
+
+    @property
+    def statutory(self) -> bool:
+        return self.legal_basis is not None

@@ -1,0 +1,305 @@
+"""Load a validated programme into the database: upsert reference data, sync task occurrences.
+
+Idempotent: the same file changes nothing and writes no audit rows. An edited file updates
+open tasks due today or later, adds new occurrences and cancels vanished ones; it never touches
+a task that is done, cancelled or already past its due date. Does not commit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit import service as audit
+from veiligheid_flow.clock import local_date
+from veiligheid_flow.programme.expand import occurrences
+from veiligheid_flow.programme.loader import LoadedProgramme
+from veiligheid_flow.programme.models import (
+    Activity,
+    BudgetLine,
+    CouncilItem,
+    CouncilMeeting,
+    Person,
+    PortfolioHolder,
+    Programme,
+    Theme,
+)
+from veiligheid_flow.programme.schema import ActivitySpec, CouncilItemSpec, ProgrammeSpec
+from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.workdays import WorkCalendar
+
+
+@dataclass
+class LoadReport:
+    programme_code: str
+    created: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> bool:
+        return self.created or any(self.counts.values())
+
+
+@dataclass
+class _Ctx:
+    session: Session
+    now: datetime
+    actor: str
+    report: LoadReport
+
+    def upsert(self, model: type[Any], existing: Any, values: dict[str, Any], label: str) -> Any:
+        """Create or update one row; audit the fields that changed."""
+        if existing is None:
+            row = model(**values)
+            self.session.add(row)
+            self.session.flush()
+            self.report.counts[f"{label}.created"] += 1
+            self.audit(f"{label}.create", label, row.id, None, values)
+            return row
+        before = {k: getattr(existing, k) for k, v in values.items() if getattr(existing, k) != v}
+        if before:
+            after = {k: values[k] for k in before}
+            for key, value in after.items():
+                setattr(existing, key, value)
+            self.report.counts[f"{label}.updated"] += 1
+            self.audit(f"{label}.update", label, existing.id, before, after)
+        return existing
+
+    def audit(self, action: str, kind: str, oid: Any, before: Any, after: Any, reason: str | None = None) -> None:
+        audit.record(
+            session=self.session, at=self.now, actor=self.actor, action=action,
+            object_type=kind, object_id=oid, before=before, after=after, reason=reason,
+        )
+
+
+def load_programme(
+    loaded: LoadedProgramme, *, session: Session, now: datetime, actor: str
+) -> LoadReport:
+    spec = loaded.spec
+    existing = session.scalars(select(Programme).where(Programme.code == spec.programme.code)).one_or_none()
+    report = LoadReport(spec.programme.code, created=existing is None)
+    ctx = _Ctx(session, now, actor, report)
+    calendar = loaded.calendar
+    programme = ctx.upsert(
+        Programme,
+        existing,
+        {
+            "code": spec.programme.code,
+            "name": spec.programme.name,
+            "municipality": spec.municipality,
+            "plan_name": spec.plan.name,
+            "plan_adopted_on": spec.plan.adopted_on,
+            "start": spec.programme.start,
+            "end": spec.programme.end,
+            "non_working_days": sorted(d.isoformat() for d in spec.non_working_days),
+            "submission_working_days": spec.defaults.submission_working_days,
+            "source_file": loaded.source,
+            "digest": loaded.digest,
+        }
+        | ({"loaded_at": now} if existing is None else {}),
+        "programme",
+    )
+    people = _sync_people(ctx, programme, spec)
+    holders = _sync_holders(ctx, programme, spec)
+    _sync_meetings(ctx, programme, spec)
+    items = _sync_council_items(ctx, programme, spec.council_items, holders, calendar, spec.defaults.submission_working_days)
+    activities = _sync_themes(ctx, programme, spec, people, holders, items)
+    _sync_tasks(ctx, programme, spec.programme, activities, calendar, first_load=report.created)
+    if report.changed:
+        programme.loaded_at = now
+        ctx.audit(
+            "programme.load", "programme", programme.id, None,
+            {"file": loaded.source, "digest": loaded.digest, "changes": dict(report.counts)},
+        )
+    session.flush()
+    return report
+
+
+def _by_key(session: Session, model: type[Any], programme: Programme, attr: str = "key") -> dict[str, Any]:
+    rows = session.scalars(select(model).where(model.programme_id == programme.id))
+    return {getattr(row, attr): row for row in rows}
+
+
+def _sync_people(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Person]:
+    current = _by_key(ctx.session, Person, programme)
+    return {
+        p.id: ctx.upsert(
+            Person, current.get(p.id),
+            {"programme_id": programme.id, "key": p.id, "name": p.name, "email": str(p.email).lower(),
+             "role": p.role, "hours_per_week": p.hours_per_week},
+            "person",
+        )
+        for p in spec.people
+    }
+
+
+def _sync_holders(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, PortfolioHolder]:
+    current = _by_key(ctx.session, PortfolioHolder, programme)
+    return {
+        h.id: ctx.upsert(
+            PortfolioHolder, current.get(h.id),
+            {"programme_id": programme.id, "key": h.id, "name": h.name, "title": h.title,
+             "email": str(h.email).lower(), "portfolio": h.portfolio},
+            "holder",
+        )
+        for h in spec.portfolio_holders
+    }
+
+
+def _sync_meetings(ctx: _Ctx, programme: Programme, spec: Any) -> None:
+    current = {(m.body, m.date): m for m in _by_key(ctx.session, CouncilMeeting, programme, "id").values()}
+    wanted = {(m.body, m.date) for m in spec.council_meetings}
+    for key in wanted - current.keys():
+        ctx.upsert(CouncilMeeting, None, {"programme_id": programme.id, "body": key[0], "date": key[1]}, "meeting")
+    for key in current.keys() - wanted:
+        ctx.session.delete(current[key])
+        ctx.report.counts["meeting.deleted"] += 1
+        ctx.audit("meeting.delete", "meeting", current[key].id, {"body": key[0], "date": key[1]}, None)
+
+
+def submission_deadline(item: CouncilItemSpec, calendar: WorkCalendar, default_days: int) -> date:
+    """Given, or N working days before the committee meeting."""
+    if item.submission_deadline is not None:
+        return item.submission_deadline
+    days = item.submission_working_days if item.submission_working_days is not None else default_days
+    return calendar.add_working_days(calendar.on_or_before(item.committee_date), -days)
+
+
+def _sync_council_items(
+    ctx: _Ctx, programme: Programme, specs: list[CouncilItemSpec],
+    holders: dict[str, PortfolioHolder], calendar: WorkCalendar, default_days: int,
+) -> dict[str, CouncilItem]:
+    current = _by_key(ctx.session, CouncilItem, programme, "code")
+    result = {
+        c.code: ctx.upsert(
+            CouncilItem, current.get(c.code),
+            {"programme_id": programme.id, "code": c.code, "subject": c.subject, "type": c.type,
+             "holder_id": holders[c.holder].id, "committee": c.committee,
+             "committee_date": c.committee_date, "council_date": c.council_date,
+             "submission_deadline": submission_deadline(c, calendar, default_days), "active": True},
+            "council_item",
+        )
+        for c in specs
+    }
+    for code in current.keys() - result.keys():
+        ctx.upsert(CouncilItem, current[code], {"active": False}, "council_item")
+    return result
+
+
+def _sync_themes(
+    ctx: _Ctx, programme: Programme, spec: Any, people: dict[str, Person],
+    holders: dict[str, PortfolioHolder], items: dict[str, CouncilItem],
+) -> list[tuple[Activity, ActivitySpec]]:
+    themes = _by_key(ctx.session, Theme, programme, "code")
+    acts = _by_key(ctx.session, Activity, programme, "code")
+    wanted_acts: list[tuple[Activity, ActivitySpec]] = []
+    seen_themes = set()
+    for t in spec.themes:
+        seen_themes.add(t.code)
+        theme = ctx.upsert(
+            Theme, themes.get(t.code),
+            {"programme_id": programme.id, "code": t.code, "name": t.name, "kind": t.kind,
+             "council_priority": t.council_priority, "owner_id": people[t.owner].id,
+             "backup_id": people[t.backup].id, "partners": list(t.partners), "active": True},
+            "theme",
+        )
+        wanted_holders = [holders[h] for h in sorted(t.holders)]
+        if [h.id for h in theme.holders] != [h.id for h in wanted_holders]:
+            before = [h.key for h in theme.holders]
+            theme.holders = wanted_holders
+            ctx.report.counts["theme.holders"] += 1
+            ctx.audit("theme.update", "theme", theme.id, {"holders": before}, {"holders": sorted(t.holders)})
+        _sync_budget(ctx, theme, t.budget)
+        for a in t.activities:
+            owner = people[a.owner or t.owner]
+            backup = people[a.backup or t.backup]
+            activity = ctx.upsert(
+                Activity, acts.get(a.code),
+                {"programme_id": programme.id, "theme_id": theme.id, "code": a.code, "title": a.title,
+                 "kind": a.kind, "owner_id": owner.id, "backup_id": backup.id,
+                 "legal_basis": a.statutory, "case_type": a.case,
+                 "schedule": a.model_dump(mode="json", include={"due", "repeat", "case"}, exclude_none=True),
+                 "effort_hours": a.effort_hours, "partners": list(a.partners),
+                 "council_item_id": items[a.council_item].id if a.council_item else None,
+                 "active": True},
+                "activity",
+            )
+            wanted_acts.append((activity, a))
+    for code in themes.keys() - seen_themes:
+        ctx.upsert(Theme, themes[code], {"active": False}, "theme")
+    wanted_codes = {a.code for _, a in wanted_acts}
+    for code in acts.keys() - wanted_codes:
+        ctx.upsert(Activity, acts[code], {"active": False}, "activity")
+    return wanted_acts
+
+
+def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
+    wanted = sorted((b.year, b.amount, b.description) for b in lines)
+    current = sorted((b.year, b.amount, b.description) for b in theme.budget_lines)
+    if wanted != current:
+        theme.budget_lines = [BudgetLine(year=y, amount=a, description=d) for y, a, d in wanted]
+        ctx.report.counts["theme.budget"] += 1
+        ctx.audit("theme.budget", "theme", theme.id, {"budget": current}, {"budget": wanted})
+
+
+TASK_FIELDS = ("title", "statutory", "legal_basis", "owner_id", "backup_id", "planned_due",
+               "effort_hours", "council_item_id", "theme_id")
+
+
+def _sync_tasks(
+    ctx: _Ctx, programme: Programme, period: ProgrammeSpec,
+    activities: list[tuple[Activity, ActivitySpec]], calendar: WorkCalendar, *, first_load: bool,
+) -> None:
+    today = local_date(ctx.now)
+    existing = {
+        (t.activity_id, t.occurrence_key): t
+        for t in ctx.session.scalars(
+            select(Task).where(Task.programme_id == programme.id, Task.occurrence_key.notlike("case:%"))
+        )
+    }
+    wanted: set[tuple[int, str]] = set()
+    for activity, spec in activities:
+        for occ in occurrences(spec, period, calendar):
+            key = (activity.id, occ.key)
+            wanted.add(key)
+            values = {
+                "title": activity.title, "statutory": activity.statutory,
+                "legal_basis": activity.legal_basis, "owner_id": activity.owner_id,
+                "backup_id": activity.backup_id, "planned_due": occ.due,
+                "effort_hours": activity.effort_hours, "council_item_id": activity.council_item_id,
+                "theme_id": activity.theme_id,
+            }
+            task = existing.get(key)
+            if task is None:
+                if first_load or occ.due >= today:
+                    _create_task(ctx, programme, activity, occ.key, values)
+            elif _editable(task, today):
+                ctx.upsert(Task, task, values, "task")
+    for key, task in existing.items():
+        if key not in wanted and _editable(task, today):
+            before = {"status": task.status.value}
+            task.status = TaskStatus.CANCELLED
+            task.status_changed_at, task.status_changed_by = ctx.now, ctx.actor
+            ctx.report.counts["task.cancelled"] += 1
+            ctx.audit("task.cancel", "task", task.id, before, {"status": "cancelled"},
+                      "vervallen in het gewijzigde programma")
+
+
+def _editable(task: Task, today: date) -> bool:
+    return task.open and task.planned_due >= today
+
+
+def _create_task(ctx: _Ctx, programme: Programme, activity: Activity, key: str, values: dict[str, Any]) -> Task:
+    return ctx.upsert(
+        Task, None,
+        {**values, "programme_id": programme.id, "activity_id": activity.id, "occurrence_key": key,
+         "status": TaskStatus.OPEN, "handed_over": False, "due_date": values["planned_due"],
+         "responsible_id": values["owner_id"], "tier": 9, "paused": False, "flags": [], "decision": {}},
+        "task",
+    )
+

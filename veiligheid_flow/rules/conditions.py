@@ -1,0 +1,131 @@
+"""The small condition language of the rule tables: comparisons, membership, all/any/not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"]
+OPS: tuple[Op, ...] = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in")
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Compare(_Node):
+    """`{fact: task.statutory, eq: true}` — exactly one operator."""
+
+    fact: str
+    eq: Any = None
+    ne: Any = None
+    lt: Any = None
+    le: Any = None
+    gt: Any = None
+    ge: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_op(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            ops = [op for op in OPS if op in data]
+            if len(ops) != 1:
+                raise ValueError(f"geef precies één vergelijking ({', '.join(OPS)}) bij 'fact'")
+        return data
+
+    @property
+    def op(self) -> Op:
+        return next(op for op in OPS if op in self.model_fields_set or
+                    (op == "in" and "in_" in self.model_fields_set))
+
+    @property
+    def value(self) -> Any:
+        return getattr(self, "in_" if self.op == "in" else self.op)
+
+
+class All(_Node):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyOf(_Node):
+    any: list[Condition] = Field(min_length=1)
+
+
+class Not(_Node):
+    not_: Condition = Field(alias="not")
+
+
+def _kind(data: Any) -> str | None:
+    if isinstance(data, BaseModel):
+        return {Compare: "[compare]", All: "[all]", AnyOf: "[any]", Not: "[not]"}[type(data)]
+    if isinstance(data, dict):
+        for key, tag in (("fact", "[compare]"), ("all", "[all]"), ("any", "[any]"), ("not", "[not]")):
+            if key in data:
+                return tag
+    return None  # pydantic reports: none of fact/all/any/not
+
+
+Condition = Annotated[
+    Annotated[Compare, Tag("[compare]")]
+    | Annotated[All, Tag("[all]")]
+    | Annotated[AnyOf, Tag("[any]")]
+    | Annotated[Not, Tag("[not]")],
+    Discriminator(
+        _kind,
+        custom_error_type="condition",
+        custom_error_message="een voorwaarde heeft 'fact', 'all', 'any' of 'not'",
+    ),
+]
+
+
+def evaluate(cond: Condition, facts: Mapping[str, Any]) -> bool:
+    if isinstance(cond, All):
+        return all(evaluate(c, facts) for c in cond.all)
+    if isinstance(cond, AnyOf):
+        return any(evaluate(c, facts) for c in cond.any)
+    if isinstance(cond, Not):
+        return not evaluate(cond.not_, facts)
+    return compare(cond.op, facts[cond.fact], cond.value)
+
+
+def compare(op: Op, left: Any, right: Any) -> bool:
+    if op == "in":
+        return left in right
+    if op == "not_in":
+        return left not in right
+    if op == "eq":
+        return left == right
+    if op == "ne":
+        return left != right
+    if left is None or right is None:
+        return False  # an unknown value satisfies no ordering
+    return {"lt": left < right, "le": left <= right, "gt": left > right, "ge": left >= right}[op]
+
+
+def facts_of(cond: Condition) -> list[str]:
+    """Fact names a condition reads, in order of appearance."""
+    if isinstance(cond, All):
+        return [f for c in cond.all for f in facts_of(c)]
+    if isinstance(cond, AnyOf):
+        return [f for c in cond.any for f in facts_of(c)]
+    if isinstance(cond, Not):
+        return facts_of(cond.not_)
+    return [cond.fact]
+
+
+def compares(cond: Condition) -> list[Compare]:
+    if isinstance(cond, All):
+        return [x for c in cond.all for x in compares(c)]
+    if isinstance(cond, AnyOf):
+        return [x for c in cond.any for x in compares(c)]
+    if isinstance(cond, Not):
+        return compares(cond.not_)
+    return [cond]
+
+
+for _model in (All, AnyOf, Not):
+    _model.model_rebuild()

@@ -1,0 +1,112 @@
+"""The pure rules engine: a task snapshot and the world in, a decision with its reasons out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from veiligheid_flow.rules.conditions import evaluate, facts_of
+from veiligheid_flow.rules.facts import TaskSnapshot, World, task_facts
+from veiligheid_flow.rules.tables import Rule, RuleBook
+
+STATUTORY_GUARD = "VAST-WETTELIJK-NOOIT-PAUZE"
+
+
+@dataclass(frozen=True)
+class Step:
+    table: str
+    rule_id: str
+    version: int
+    reason: str
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    tier: int
+    paused: bool
+    paused_by: tuple[int, ...]
+    responsible: str  # "owner" or "backup"
+    due_date: date
+    flags: tuple[str, ...]
+    steps: tuple[Step, ...] = field(default=())
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [s.rule_id for s in self.steps]
+
+
+def _step(table: str, rule: Rule, facts: dict[str, Any]) -> Step:
+    return Step(table, rule.id, rule.version, rule.reason,
+                {name: facts[name] for name in dict.fromkeys(facts_of(rule.when))})
+
+
+def _first(book: RuleBook, table: str, facts: dict[str, Any]) -> tuple[Rule | None, Step | None]:
+    for rule in book.tables.get(table, ()):
+        if evaluate(rule.when, facts):
+            return rule, _step(table, rule, facts)
+    return None, None
+
+
+def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
+    facts = task_facts(task, world)
+    steps: list[Step] = []
+
+    if task.override is not None:
+        tier = task.override.tier
+        steps.append(Step("priority", "OVERRIDE-PORTEFEUILLEHOUDER", 1,
+                          f"Prioriteit gezet door {task.override.by}: {task.override.reason}",
+                          {"override.tier": tier}))
+    else:
+        rule, step = _first(book, "priority", facts)
+        tier = rule.then["tier"] if rule else book.default_tier
+        steps += [step] if step else []
+
+    rule, step = _first(book, "pause", facts)
+    paused = bool(rule and rule.then["pause"])
+    steps += [step] if step else []
+    if paused and task.statutory:
+        paused = False
+        steps.append(Step("pause", STATUTORY_GUARD, 1,
+                          "Een wettelijke taak wordt nooit gepauzeerd.", {"task.statutory": True}))
+    paused_by = tuple(sorted(c.id for c in world.crises if c.touches(task))) if paused else ()
+    facts["decision.paused"] = paused
+
+    due, shift_step = _shifted_due(task, world, book)
+    steps += [shift_step] if shift_step else []
+    facts["decision.past_programme_end"] = due > task.programme_end
+
+    rule, step = _first(book, "responsibility", facts)
+    responsible = rule.then["responsible"] if rule else "owner"
+    steps += [step] if step else []
+
+    flags: list[str] = []
+    for rule in book.tables.get("flags", ()):
+        if evaluate(rule.when, facts) and rule.then["flag"] not in flags:
+            flags.append(rule.then["flag"])
+            steps.append(_step("flags", rule, facts))
+    return Decision(tier, paused, paused_by, responsible, due, tuple(flags), tuple(steps))
+
+
+def _shifted_due(task: TaskSnapshot, world: World, book: RuleBook) -> tuple[date, Step | None]:
+    """Planned due date moved by the working days the task lay still in ended crises."""
+    shift = book.settings.crisis_shift
+    if not shift.enabled or not task.ended_pauses:
+        return task.planned_due, None
+    days: set[date] = set()
+    for _, first, last in task.ended_pauses:
+        days.update(first + timedelta(n) for n in range((last - first).days + 1))
+    count = sum(1 for d in days if world.calendar.is_working_day(d))
+    if count == 0:
+        return task.planned_due, None
+    due = world.calendar.add_working_days(task.planned_due, count)
+    crises = sorted({cid for cid, _, _ in task.ended_pauses})
+    return due, Step("due", shift.rule_id, shift.version, shift.reason,
+                     {"crises": crises, "working_days_paused": count,
+                      "planned_due": task.planned_due.isoformat(), "due": due.isoformat()})
+
+
+def sort_key(task_id: int, decision: Decision, effort_hours: float) -> tuple[Any, ...]:
+    """The total order of work: active first, tier, due date, effort, id."""
+    return (decision.paused, decision.tier, decision.due_date, effort_hours, task_id)

@@ -1,0 +1,168 @@
+"""Apply the rules to the stored tasks: build facts, decide, write changes with their rule ids.
+
+Re-evaluating with unchanged facts changes nothing. Does not commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit import service as audit
+from veiligheid_flow.clock import local_date
+from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride, TaskPause
+from veiligheid_flow.programme.models import CouncilItem, Person, Programme, Theme
+from veiligheid_flow.rules.engine import Decision, decide
+from veiligheid_flow.rules.facts import CrisisFacts, Override, TaskSnapshot, World
+from veiligheid_flow.rules.tables import RuleBook
+from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.workdays import WorkCalendar
+
+RULES_ACTOR = "regels"
+
+
+@dataclass
+class Change:
+    task_id: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+    rule_ids: list[str]
+
+
+@dataclass
+class EvaluationReport:
+    evaluated: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+
+def active_crises(session: Session, now: datetime) -> list[Crisis]:
+    return list(session.scalars(
+        select(Crisis).where(Crisis.declared_at <= now)
+        .where((Crisis.ended_at.is_(None)) | (Crisis.ended_at > now)).order_by(Crisis.id)
+    ))
+
+
+def crisis_facts(crisis: Crisis) -> CrisisFacts:
+    return CrisisFacts(
+        id=crisis.id, title=crisis.title, grip=crisis.grip, start=local_date(crisis.declared_at),
+        expected_end=crisis.expected_end, themes=frozenset(crisis.themes),
+        staff=frozenset(crisis.staff),
+    )
+
+
+def build_world(session: Session, now: datetime, calendar: WorkCalendar) -> World:
+    today = local_date(now)
+    absences: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
+    for a in session.scalars(select(Absence).where(Absence.cancelled.is_(False))):
+        absences[a.email].append((a.start, a.end))
+    return World(
+        today=today, calendar=calendar,
+        crises=tuple(crisis_facts(c) for c in active_crises(session, now)),
+        absences={k: tuple(v) for k, v in absences.items()},
+    )
+
+
+class Snapshots:
+    """Reads the reference data once, then makes a TaskSnapshot per task."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.people = {p.id: p for p in session.scalars(select(Person))}
+        self.themes = {t.id: t for t in session.scalars(select(Theme))}
+        self.items = {c.id: c for c in session.scalars(select(CouncilItem))}
+        self.programmes = {p.id: p for p in session.scalars(select(Programme))}
+        self.overrides = {
+            o.task_id: Override(o.tier, o.by, o.reason)
+            for o in session.scalars(
+                select(PriorityOverride).where(PriorityOverride.active.is_(True))
+                .order_by(PriorityOverride.id)
+            )
+        }
+        self.ended: dict[int, list[tuple[int, Any, Any]]] = defaultdict(list)
+        rows = session.execute(
+            select(TaskPause.task_id, Crisis).join(Crisis, Crisis.id == TaskPause.crisis_id)
+            .where(Crisis.ended_at.is_not(None), Crisis.ended_at <= now)
+        )
+        for task_id, crisis in rows:
+            self.ended[task_id].append(
+                (crisis.id, local_date(crisis.declared_at), local_date(crisis.ended_at))
+            )
+        self.paused_pairs = set(session.execute(select(TaskPause.task_id, TaskPause.crisis_id)).tuples())
+
+    def calendar(self, programme_id: int) -> WorkCalendar:
+        days = self.programmes[programme_id].non_working_days
+        return WorkCalendar(date.fromisoformat(d) for d in days)
+
+    def of(self, task: Task) -> TaskSnapshot:
+        theme = self.themes[task.theme_id]
+        item = self.items.get(task.council_item_id) if task.council_item_id else None
+        return TaskSnapshot(
+            id=task.id, statutory=task.statutory, kind=task.activity.kind,
+            effort_hours=task.effort_hours, planned_due=task.planned_due,
+            programme_end=self.programmes[task.programme_id].end, theme_code=theme.code,
+            theme_kind=theme.kind, council_priority=theme.council_priority,
+            owner=self.people[task.owner_id].email, backup=self.people[task.backup_id].email,
+            handed_over=task.handed_over, council_item=item.code if item else None,
+            council_deadline=item.submission_deadline if item else None,
+            override=self.overrides.get(task.id),
+            ended_pauses=tuple(sorted(self.ended.get(task.id, ()))),
+        )
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    return {"steps": [asdict(s) for s in decision.steps], "paused_by": list(decision.paused_by)}
+
+
+def evaluate(
+    *, session: Session, now: datetime, book: RuleBook, actor: str = RULES_ACTOR,
+    reason: str | None = None,
+) -> EvaluationReport:
+    """Decide every open task and store what changed, auditing it with the rule ids."""
+    report = EvaluationReport()
+    snaps = Snapshots(session, now)
+    worlds: dict[int, World] = {}
+    tasks = session.scalars(
+        select(Task).where(Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS])).order_by(Task.id)
+    )
+    for task in tasks:
+        if task.programme_id not in worlds:
+            worlds[task.programme_id] = build_world(session, now, snaps.calendar(task.programme_id))
+        decision = decide(snaps.of(task), worlds[task.programme_id], book)
+        report.evaluated += 1
+        for crisis_id in decision.paused_by:
+            if (task.id, crisis_id) not in snaps.paused_pairs:
+                session.add(TaskPause(task_id=task.id, crisis_id=crisis_id))
+                snaps.paused_pairs.add((task.id, crisis_id))
+        change = _apply(task, decision)
+        if change:
+            report.changes.append(change)
+            audit.record(
+                session=session, at=now, actor=actor, action="task.decision", object_type="task",
+                object_id=task.id, before=change.before, after=change.after,
+                reason=reason or "; ".join(s.reason for s in decision.steps if s.table != "priority"
+                                           ) or None,
+                rule_ids=change.rule_ids,
+            )
+    session.flush()
+    return report
+
+
+def _apply(task: Task, decision: Decision) -> Change | None:
+    responsible_id = task.backup_id if decision.responsible == "backup" else task.owner_id
+    wanted = {
+        "tier": decision.tier, "paused": decision.paused, "responsible_id": responsible_id,
+        "due_date": decision.due_date, "flags": list(decision.flags),
+    }
+    before = {k: getattr(task, k) for k, v in wanted.items() if getattr(task, k) != v}
+    explanation = decision_json(decision)
+    if task.decision != explanation:
+        task.decision = explanation
+    if not before:
+        return None
+    for key in before:
+        setattr(task, key, wanted[key])
+    return Change(task.id, before, {k: wanted[k] for k in before}, decision.rule_ids)
