@@ -25,8 +25,12 @@ from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import TaskStatus
 from veiligheid_flow.tasks.views import task_dict, task_table
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="veiligheid-flow: het Uitvoeringsprogramma Veiligheid als taken met regels.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="veiligheid-flow: het Uitvoeringsprogramma Veiligheid als taken met regels.",
+)
 task_app = typer.Typer(no_args_is_help=True, help="Eén taak bijwerken.")
 db_app = typer.Typer(no_args_is_help=True, help="Database beheren.")
 app.add_typer(task_app, name="task")
@@ -44,15 +48,18 @@ def validate(file: FileArg) -> None:
         loaded = usecases.validate(ctx, file)
     spec = loaded.spec
     activities = sum(len(t.activities) for t in spec.themes)
-    console.print(f"[green]In orde:[/] {spec.programme.name} ({spec.programme.code}), "
-                  f"{len(spec.themes)} thema's, {activities} activiteiten, "
-                  f"{len(spec.council_items)} punten op de termijnagenda.")
+    console.print(
+        f"[green]In orde:[/] {spec.programme.name} ({spec.programme.code}), "
+        f"{len(spec.themes)} thema's, {activities} activiteiten, "
+        f"{len(spec.council_items)} punten op de termijnagenda."
+    )
 
 
 @app.command()
 @friendly_errors
-def load(file: FileArg, by: Annotated[str | None, typer.Option("--by")] = None,
-         now: NowOption = None) -> None:
+def load(
+    file: FileArg, by: Annotated[str | None, typer.Option("--by")] = None, now: NowOption = None
+) -> None:
     """Laad een programmabestand (opnieuw laden is veilig: alleen wijzigingen worden verwerkt)."""
     moment = now_from(now)
     with app_context() as ctx:
@@ -69,7 +76,9 @@ def load(file: FileArg, by: Annotated[str | None, typer.Option("--by")] = None,
 @app.command("tasks")
 @friendly_errors
 def list_tasks(
-    owner: Annotated[str | None, typer.Option(help="E-mail of id van eigenaar/verantwoordelijke.")] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="E-mail of id van eigenaar/verantwoordelijke.")
+    ] = None,
     theme: Annotated[str | None, typer.Option(help="Themacode.")] = None,
     status: Annotated[list[TaskStatus] | None, typer.Option(help="Status (herhaalbaar).")] = None,
     due_after: Annotated[str | None, typer.Option(help="Deadline op of na (JJJJ-MM-DD).")] = None,
@@ -82,9 +91,14 @@ def list_tasks(
 ) -> None:
     """Toon taken in de volgorde van het werk (regels), met filters."""
     filters = task_service.TaskFilter(
-        owner=owner, theme=theme, status=tuple(status or ()), statutory=statutory,
-        due_after=_date(due_after, "--due-after"), due_before=_date(due_before, "--due-before"),
-        programme=programme, include_closed=all_,
+        owner=owner,
+        theme=theme,
+        status=tuple(status or ()),
+        statutory=statutory,
+        due_after=_date(due_after, "--due-after"),
+        due_before=_date(due_before, "--due-before"),
+        programme=programme,
+        include_closed=all_,
     )
     with app_context() as ctx:
         usecases.refresh(ctx, now=now_from(now))
@@ -113,8 +127,10 @@ def _print_week(monday: date, tasks: list, as_json: bool) -> None:
     elif tasks:
         console.print(task_table(tasks, f"Week van {monday:%d-%m-%Y}: {len(tasks)} taken"))
     else:
-        console.print(f"Geen open taken in de week van {monday:%d-%m-%Y}. "
-                      "Kijk met --now naar een andere datum, bv. --now 2023-10-02.")
+        console.print(
+            f"Geen open taken in de week van {monday:%d-%m-%Y}. "
+            "Kijk met --now naar een andere datum, bv. --now 2023-10-02."
+        )
 
 
 def _date(value: str | None, flag: str) -> date | None:
@@ -165,7 +181,9 @@ def task_reopen(task_id: int, by: ByOption, note: NoteOption = None, now: NowOpt
 
 @task_app.command("reassign")
 @friendly_errors
-def task_reassign(task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None) -> None:
+def task_reassign(
+    task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None
+) -> None:
     """Draag een taak over aan de achtervang."""
     with app_context() as ctx:
         task = usecases.reassign(ctx, task_id, by=by, now=now_from(now), reason=note)
@@ -183,13 +201,24 @@ def show_log(
     """Het auditspoor: wanneer, wie, wat, vóór → na, en waarom."""
     with app_context() as ctx, ctx.sessions() as session:
         rows = audit_service.entries(
-            session=session, object_type="task" if task else None,
-            object_id=str(task) if task else None, action=action, limit=limit,
+            session=session,
+            object_type="task" if task else None,
+            object_id=str(task) if task else None,
+            action=action,
+            limit=limit,
         )
         data = [
-            {"id": r.id, "at": r.at.isoformat(), "actor": r.actor, "action": r.action,
-             "object": f"{r.object_type}:{r.object_id}", "before": r.before, "after": r.after,
-             "reason": r.reason, "rules": r.rule_ids}
+            {
+                "id": r.id,
+                "at": r.at.isoformat(),
+                "actor": r.actor,
+                "action": r.action,
+                "object": f"{r.object_type}:{r.object_id}",
+                "before": r.before,
+                "after": r.after,
+                "reason": r.reason,
+                "rules": r.rule_ids,
+            }
             for r in rows
         ]
     if as_json:
@@ -201,8 +230,9 @@ def show_log(
     for row in data:
         change = f"{row['before'] or ''} → {row['after'] or ''}"
         why = " ".join(filter(None, [row["reason"], ", ".join(row["rules"] or [])]))
-        table.add_row(str(row["id"]), row["at"][:19], row["actor"], row["action"], row["object"],
-                      change, why)
+        table.add_row(
+            str(row["id"]), row["at"][:19], row["actor"], row["action"], row["object"], change, why
+        )
     console.print(table)
 
 
@@ -222,8 +252,10 @@ def start(now: NowOption = None) -> None:
     moment = now_from(now)
     with app_context() as ctx:
         result = usecases.load(ctx, ctx.settings.programme, now=moment, actor="veiligheid start")
-        console.print(f"Programma {result.report.programme_code} is "
-                      f"{'bijgewerkt' if result.report.changed else 'actueel'}.")
+        console.print(
+            f"Programma {result.report.programme_code} is "
+            f"{'bijgewerkt' if result.report.changed else 'actueel'}."
+        )
         monday, tasks = usecases.week(ctx, now=moment)
         with ctx.sessions() as session:
             _print_week(monday, [session.merge(t, load=True) for t in tasks], as_json=False)

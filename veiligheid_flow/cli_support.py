@@ -24,7 +24,9 @@ err_console = Console(stderr=True)
 
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="Tijdstip (ISO, bv. 2023-10-02T08:00; zonder zone: Europe/Amsterdam)."),
+    typer.Option(
+        "--now", help="Tijdstip (ISO, bv. 2023-10-02T08:00; zonder zone: Europe/Amsterdam)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON.")]
 
@@ -54,7 +56,9 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputInvalid as exc:
-            err_console.print(f"[red]{len(exc.problems)} fout(en) gevonden; er is niets gewijzigd:[/]")
+            err_console.print(
+                f"[red]{len(exc.problems)} fout(en) gevonden; er is niets gewijzigd:[/]"
+            )
             for problem in exc.problems:
                 err_console.print(str(problem), markup=False, highlight=False)
             raise typer.Exit(1) from None

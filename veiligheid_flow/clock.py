@@ -20,7 +20,9 @@ def parse_now(value: str | None, system_now: datetime | None = None) -> datetime
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"ongeldig tijdstip {value!r}: verwacht ISO, bv. 2023-10-02T08:00") from exc
+        raise ValueError(
+            f"ongeldig tijdstip {value!r}: verwacht ISO, bv. 2023-10-02T08:00"
+        ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
     return parsed.astimezone(UTC)

@@ -66,7 +66,8 @@ class PositionedYaml:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputInvalid([Problem(str(path), 1, 1, "", f"kan bestand niet lezen: {exc}")])
+            problem = Problem(str(path), 1, 1, "", f"kan bestand niet lezen: {exc}")
+            raise InputInvalid([problem]) from None
         return cls(path, text)
 
     def _walk(self, node: yaml.Node, path: PathParts) -> None:
@@ -79,7 +80,10 @@ class PositionedYaml:
                 if key in seen:
                     self.duplicate_keys.append((child, key))
                 seen.add(key)
-                self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                self.positions[child] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
                 self._walk(value_node, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
@@ -93,7 +97,9 @@ class PositionedYaml:
         return Problem(self.file, line, col, format_path(path), message)
 
     def duplicate_key_problems(self) -> list[Problem]:
-        return [self.problem(p, f"sleutel '{k}' staat er twee keer") for p, k in self.duplicate_keys]
+        return [
+            self.problem(p, f"sleutel '{k}' staat er twee keer") for p, k in self.duplicate_keys
+        ]
 
     def validation_problems(self, error: ValidationError, prefix: PathParts = ()) -> list[Problem]:
         return [

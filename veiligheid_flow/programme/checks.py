@@ -52,7 +52,9 @@ def _dupes(items: list[tuple[PathParts, str]], what: str) -> Iterator[Finding]:
 
 def _duplicates(doc: IndexedProgramme) -> Iterator[Finding]:
     yield from _dupes([(("people", i, "id"), p.id) for i, p in doc.people], "persoon-id")
-    yield from _dupes([(("people", i, "email"), str(p.email)) for i, p in doc.people], "e-mailadres")
+    yield from _dupes(
+        [(("people", i, "email"), str(p.email)) for i, p in doc.people], "e-mailadres"
+    )
     yield from _dupes(
         [(("portfolio_holders", i, "id"), h.id) for i, h in doc.holders], "portefeuillehouder-id"
     )
@@ -70,7 +72,9 @@ def _duplicates(doc: IndexedProgramme) -> Iterator[Finding]:
     )
 
 
-def _references(doc: IndexedProgramme, known_case_types: Collection[str] | None) -> Iterator[Finding]:
+def _references(
+    doc: IndexedProgramme, known_case_types: Collection[str] | None
+) -> Iterator[Finding]:
     people = {p.id for _, p in doc.people}
     holders = {h.id for _, h in doc.holders}
     items = {c.code for _, c in doc.council_items}
@@ -96,7 +100,10 @@ def _references(doc: IndexedProgramme, known_case_types: Collection[str] | None)
             yield from person((*path, "owner"), act.owner)
             yield from person((*path, "backup"), act.backup)
             if (act.owner or theme.owner) == (act.backup or theme.backup):
-                yield (*path, "backup"), "achtervang is dezelfde persoon als de eerst verantwoordelijke"
+                yield (
+                    (*path, "backup"),
+                    "achtervang is dezelfde persoon als de eerst verantwoordelijke",
+                )
             if act.council_item is not None and act.council_item not in items:
                 yield (*path, "council_item"), f"onbekend agendapunt '{act.council_item}'"
             if act.case and known_case_types is not None and act.case not in known_case_types:
@@ -115,19 +122,31 @@ def _dates(doc: IndexedProgramme) -> Iterator[Finding]:
             yield (*path, "council_date"), "raadsdatum ligt vóór de commissiedatum"
         if item.submission_deadline and item.submission_deadline > item.committee_date:
             yield (*path, "submission_deadline"), "aanleverdatum ligt na de commissiedatum"
-        if meeting_days and item.committee.lower() not in meeting_days.get(item.committee_date, set()):
-            yield (*path, "committee_date"), (
-                f"geen vergadering van '{item.committee}' op {item.committee_date} "
-                "in 'council_meetings'"
+        if meeting_days and item.committee.lower() not in meeting_days.get(
+            item.committee_date, set()
+        ):
+            yield (
+                (*path, "committee_date"),
+                (
+                    f"geen vergadering van '{item.committee}' op {item.committee_date} "
+                    "in 'council_meetings'"
+                ),
             )
-        if meeting_days and item.council_date and "raad" not in meeting_days.get(item.council_date, set()):
+        if (
+            meeting_days
+            and item.council_date
+            and "raad" not in meeting_days.get(item.council_date, set())
+        ):
             yield (*path, "council_date"), f"geen raadsvergadering op {item.council_date}"
     if period is None:
         return
     for i, _, activities in doc.themes:
         for j, act in activities:
             if act.due and not period.start <= act.due <= period.end:
-                yield ("themes", i, "activities", j, "due"), (
-                    f"datum {act.due} valt buiten de programmaperiode "
-                    f"{period.start} t/m {period.end}"
+                yield (
+                    ("themes", i, "activities", j, "due"),
+                    (
+                        f"datum {act.due} valt buiten de programmaperiode "
+                        f"{period.start} t/m {period.end}"
+                    ),
                 )

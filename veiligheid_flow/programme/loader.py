@@ -94,7 +94,10 @@ def _many(model: type[M], raw: Any) -> list[tuple[int, M]]:
 def _empty_recurrences(spec: ProgrammeFile) -> list[tuple[PathParts, str]]:
     calendar = WorkCalendar(spec.non_working_days)
     return [
-        (("themes", i, "activities", j, "repeat"), "herhaling geeft geen enkele datum in de periode")
+        (
+            ("themes", i, "activities", j, "repeat"),
+            "herhaling geeft geen enkele datum in de periode",
+        )
         for i, theme in enumerate(spec.themes)
         for j, act in enumerate(theme.activities)
         if act.repeat and not occurrences(act, spec.programme, calendar)

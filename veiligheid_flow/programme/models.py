@@ -1,4 +1,4 @@
-"""Programme reference data as rows: programme, people, holders, themes, activities, council items."""
+"""Programme reference data as rows: programme, people, holders, themes, activities, items."""
 
 from __future__ import annotations
 

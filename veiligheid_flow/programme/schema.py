@@ -1,4 +1,4 @@
-"""The programme file, as pydantic models. Field-level rules live here; cross-references in checks.py."""
+"""The programme file as pydantic models. Field rules live here; cross-references in checks.py."""
 
 from __future__ import annotations
 

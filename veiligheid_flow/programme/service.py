@@ -70,10 +70,19 @@ class _Ctx:
             self.audit(f"{label}.update", label, existing.id, before, after)
         return existing
 
-    def audit(self, action: str, kind: str, oid: Any, before: Any, after: Any, reason: str | None = None) -> None:
+    def audit(
+        self, action: str, kind: str, oid: Any, before: Any, after: Any, reason: str | None = None
+    ) -> None:
         audit.record(
-            session=self.session, at=self.now, actor=self.actor, action=action,
-            object_type=kind, object_id=oid, before=before, after=after, reason=reason,
+            session=self.session,
+            at=self.now,
+            actor=self.actor,
+            action=action,
+            object_type=kind,
+            object_id=oid,
+            before=before,
+            after=after,
+            reason=reason,
         )
 
 
@@ -81,7 +90,9 @@ def load_programme(
     loaded: LoadedProgramme, *, session: Session, now: datetime, actor: str
 ) -> LoadReport:
     spec = loaded.spec
-    existing = session.scalars(select(Programme).where(Programme.code == spec.programme.code)).one_or_none()
+    existing = session.scalars(
+        select(Programme).where(Programme.code == spec.programme.code)
+    ).one_or_none()
     report = LoadReport(spec.programme.code, created=existing is None)
     ctx = _Ctx(session, now, actor, report)
     calendar = loaded.calendar
@@ -107,20 +118,27 @@ def load_programme(
     people = _sync_people(ctx, programme, spec)
     holders = _sync_holders(ctx, programme, spec)
     _sync_meetings(ctx, programme, spec)
-    items = _sync_council_items(ctx, programme, spec.council_items, holders, calendar, spec.defaults.submission_working_days)
+    items = _sync_council_items(
+        ctx, programme, spec.council_items, holders, calendar, spec.defaults.submission_working_days
+    )
     activities = _sync_themes(ctx, programme, spec, people, holders, items)
     _sync_tasks(ctx, programme, spec.programme, activities, calendar, first_load=report.created)
     if report.changed:
         programme.loaded_at = now
         ctx.audit(
-            "programme.load", "programme", programme.id, None,
+            "programme.load",
+            "programme",
+            programme.id,
+            None,
             {"file": loaded.source, "digest": loaded.digest, "changes": dict(report.counts)},
         )
     session.flush()
     return report
 
 
-def _by_key(session: Session, model: type[Any], programme: Programme, attr: str = "key") -> dict[str, Any]:
+def _by_key(
+    session: Session, model: type[Any], programme: Programme, attr: str = "key"
+) -> dict[str, Any]:
     rows = session.scalars(select(model).where(model.programme_id == programme.id))
     return {getattr(row, attr): row for row in rows}
 
@@ -129,9 +147,16 @@ def _sync_people(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Person
     current = _by_key(ctx.session, Person, programme)
     return {
         p.id: ctx.upsert(
-            Person, current.get(p.id),
-            {"programme_id": programme.id, "key": p.id, "name": p.name, "email": str(p.email).lower(),
-             "role": p.role, "hours_per_week": p.hours_per_week},
+            Person,
+            current.get(p.id),
+            {
+                "programme_id": programme.id,
+                "key": p.id,
+                "name": p.name,
+                "email": str(p.email).lower(),
+                "role": p.role,
+                "hours_per_week": p.hours_per_week,
+            },
             "person",
         )
         for p in spec.people
@@ -142,9 +167,16 @@ def _sync_holders(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Portf
     current = _by_key(ctx.session, PortfolioHolder, programme)
     return {
         h.id: ctx.upsert(
-            PortfolioHolder, current.get(h.id),
-            {"programme_id": programme.id, "key": h.id, "name": h.name, "title": h.title,
-             "email": str(h.email).lower(), "portfolio": h.portfolio},
+            PortfolioHolder,
+            current.get(h.id),
+            {
+                "programme_id": programme.id,
+                "key": h.id,
+                "name": h.name,
+                "title": h.title,
+                "email": str(h.email).lower(),
+                "portfolio": h.portfolio,
+            },
             "holder",
         )
         for h in spec.portfolio_holders
@@ -152,36 +184,60 @@ def _sync_holders(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Portf
 
 
 def _sync_meetings(ctx: _Ctx, programme: Programme, spec: Any) -> None:
-    current = {(m.body, m.date): m for m in _by_key(ctx.session, CouncilMeeting, programme, "id").values()}
+    current = {
+        (m.body, m.date): m for m in _by_key(ctx.session, CouncilMeeting, programme, "id").values()
+    }
     wanted = {(m.body, m.date) for m in spec.council_meetings}
     for key in wanted - current.keys():
-        ctx.upsert(CouncilMeeting, None, {"programme_id": programme.id, "body": key[0], "date": key[1]}, "meeting")
+        ctx.upsert(
+            CouncilMeeting,
+            None,
+            {"programme_id": programme.id, "body": key[0], "date": key[1]},
+            "meeting",
+        )
     for key in current.keys() - wanted:
         ctx.session.delete(current[key])
         ctx.report.counts["meeting.deleted"] += 1
-        ctx.audit("meeting.delete", "meeting", current[key].id, {"body": key[0], "date": key[1]}, None)
+        ctx.audit(
+            "meeting.delete", "meeting", current[key].id, {"body": key[0], "date": key[1]}, None
+        )
 
 
 def submission_deadline(item: CouncilItemSpec, calendar: WorkCalendar, default_days: int) -> date:
     """Given, or N working days before the committee meeting."""
     if item.submission_deadline is not None:
         return item.submission_deadline
-    days = item.submission_working_days if item.submission_working_days is not None else default_days
+    days = (
+        item.submission_working_days if item.submission_working_days is not None else default_days
+    )
     return calendar.add_working_days(calendar.on_or_before(item.committee_date), -days)
 
 
 def _sync_council_items(
-    ctx: _Ctx, programme: Programme, specs: list[CouncilItemSpec],
-    holders: dict[str, PortfolioHolder], calendar: WorkCalendar, default_days: int,
+    ctx: _Ctx,
+    programme: Programme,
+    specs: list[CouncilItemSpec],
+    holders: dict[str, PortfolioHolder],
+    calendar: WorkCalendar,
+    default_days: int,
 ) -> dict[str, CouncilItem]:
     current = _by_key(ctx.session, CouncilItem, programme, "code")
     result = {
         c.code: ctx.upsert(
-            CouncilItem, current.get(c.code),
-            {"programme_id": programme.id, "code": c.code, "subject": c.subject, "type": c.type,
-             "holder_id": holders[c.holder].id, "committee": c.committee,
-             "committee_date": c.committee_date, "council_date": c.council_date,
-             "submission_deadline": submission_deadline(c, calendar, default_days), "active": True},
+            CouncilItem,
+            current.get(c.code),
+            {
+                "programme_id": programme.id,
+                "code": c.code,
+                "subject": c.subject,
+                "type": c.type,
+                "holder_id": holders[c.holder].id,
+                "committee": c.committee,
+                "committee_date": c.committee_date,
+                "council_date": c.council_date,
+                "submission_deadline": submission_deadline(c, calendar, default_days),
+                "active": True,
+            },
             "council_item",
         )
         for c in specs
@@ -192,8 +248,12 @@ def _sync_council_items(
 
 
 def _sync_themes(
-    ctx: _Ctx, programme: Programme, spec: Any, people: dict[str, Person],
-    holders: dict[str, PortfolioHolder], items: dict[str, CouncilItem],
+    ctx: _Ctx,
+    programme: Programme,
+    spec: Any,
+    people: dict[str, Person],
+    holders: dict[str, PortfolioHolder],
+    items: dict[str, CouncilItem],
 ) -> list[tuple[Activity, ActivitySpec]]:
     themes = _by_key(ctx.session, Theme, programme, "code")
     acts = _by_key(ctx.session, Activity, programme, "code")
@@ -202,10 +262,19 @@ def _sync_themes(
     for t in spec.themes:
         seen_themes.add(t.code)
         theme = ctx.upsert(
-            Theme, themes.get(t.code),
-            {"programme_id": programme.id, "code": t.code, "name": t.name, "kind": t.kind,
-             "council_priority": t.council_priority, "owner_id": people[t.owner].id,
-             "backup_id": people[t.backup].id, "partners": list(t.partners), "active": True},
+            Theme,
+            themes.get(t.code),
+            {
+                "programme_id": programme.id,
+                "code": t.code,
+                "name": t.name,
+                "kind": t.kind,
+                "council_priority": t.council_priority,
+                "owner_id": people[t.owner].id,
+                "backup_id": people[t.backup].id,
+                "partners": list(t.partners),
+                "active": True,
+            },
             "theme",
         )
         wanted_holders = [holders[h] for h in sorted(t.holders)]
@@ -213,20 +282,38 @@ def _sync_themes(
             before = [h.key for h in theme.holders]
             theme.holders = wanted_holders
             ctx.report.counts["theme.holders"] += 1
-            ctx.audit("theme.update", "theme", theme.id, {"holders": before}, {"holders": sorted(t.holders)})
+            ctx.audit(
+                "theme.update",
+                "theme",
+                theme.id,
+                {"holders": before},
+                {"holders": sorted(t.holders)},
+            )
         _sync_budget(ctx, theme, t.budget)
         for a in t.activities:
             owner = people[a.owner or t.owner]
             backup = people[a.backup or t.backup]
             activity = ctx.upsert(
-                Activity, acts.get(a.code),
-                {"programme_id": programme.id, "theme_id": theme.id, "code": a.code, "title": a.title,
-                 "kind": a.kind, "owner_id": owner.id, "backup_id": backup.id,
-                 "legal_basis": a.statutory, "case_type": a.case,
-                 "schedule": a.model_dump(mode="json", include={"due", "repeat", "case"}, exclude_none=True),
-                 "effort_hours": a.effort_hours, "partners": list(a.partners),
-                 "council_item_id": items[a.council_item].id if a.council_item else None,
-                 "active": True},
+                Activity,
+                acts.get(a.code),
+                {
+                    "programme_id": programme.id,
+                    "theme_id": theme.id,
+                    "code": a.code,
+                    "title": a.title,
+                    "kind": a.kind,
+                    "owner_id": owner.id,
+                    "backup_id": backup.id,
+                    "legal_basis": a.statutory,
+                    "case_type": a.case,
+                    "schedule": a.model_dump(
+                        mode="json", include={"due", "repeat", "case"}, exclude_none=True
+                    ),
+                    "effort_hours": a.effort_hours,
+                    "partners": list(a.partners),
+                    "council_item_id": items[a.council_item].id if a.council_item else None,
+                    "active": True,
+                },
                 "activity",
             )
             wanted_acts.append((activity, a))
@@ -247,19 +334,35 @@ def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
         ctx.audit("theme.budget", "theme", theme.id, {"budget": current}, {"budget": wanted})
 
 
-TASK_FIELDS = ("title", "statutory", "legal_basis", "owner_id", "backup_id", "planned_due",
-               "effort_hours", "council_item_id", "theme_id")
+TASK_FIELDS = (
+    "title",
+    "statutory",
+    "legal_basis",
+    "owner_id",
+    "backup_id",
+    "planned_due",
+    "effort_hours",
+    "council_item_id",
+    "theme_id",
+)
 
 
 def _sync_tasks(
-    ctx: _Ctx, programme: Programme, period: ProgrammeSpec,
-    activities: list[tuple[Activity, ActivitySpec]], calendar: WorkCalendar, *, first_load: bool,
+    ctx: _Ctx,
+    programme: Programme,
+    period: ProgrammeSpec,
+    activities: list[tuple[Activity, ActivitySpec]],
+    calendar: WorkCalendar,
+    *,
+    first_load: bool,
 ) -> None:
     today = local_date(ctx.now)
     existing = {
         (t.activity_id, t.occurrence_key): t
         for t in ctx.session.scalars(
-            select(Task).where(Task.programme_id == programme.id, Task.occurrence_key.notlike("case:%"))
+            select(Task).where(
+                Task.programme_id == programme.id, Task.occurrence_key.notlike("case:%")
+            )
         )
     }
     wanted: set[tuple[int, str]] = set()
@@ -268,10 +371,14 @@ def _sync_tasks(
             key = (activity.id, occ.key)
             wanted.add(key)
             values = {
-                "title": activity.title, "statutory": activity.statutory,
-                "legal_basis": activity.legal_basis, "owner_id": activity.owner_id,
-                "backup_id": activity.backup_id, "planned_due": occ.due,
-                "effort_hours": activity.effort_hours, "council_item_id": activity.council_item_id,
+                "title": activity.title,
+                "statutory": activity.statutory,
+                "legal_basis": activity.legal_basis,
+                "owner_id": activity.owner_id,
+                "backup_id": activity.backup_id,
+                "planned_due": occ.due,
+                "effort_hours": activity.effort_hours,
+                "council_item_id": activity.council_item_id,
                 "theme_id": activity.theme_id,
             }
             task = existing.get(key)
@@ -286,20 +393,39 @@ def _sync_tasks(
             task.status = TaskStatus.CANCELLED
             task.status_changed_at, task.status_changed_by = ctx.now, ctx.actor
             ctx.report.counts["task.cancelled"] += 1
-            ctx.audit("task.cancel", "task", task.id, before, {"status": "cancelled"},
-                      "vervallen in het gewijzigde programma")
+            ctx.audit(
+                "task.cancel",
+                "task",
+                task.id,
+                before,
+                {"status": "cancelled"},
+                "vervallen in het gewijzigde programma",
+            )
 
 
 def _editable(task: Task, today: date) -> bool:
     return task.open and task.planned_due >= today
 
 
-def _create_task(ctx: _Ctx, programme: Programme, activity: Activity, key: str, values: dict[str, Any]) -> Task:
+def _create_task(
+    ctx: _Ctx, programme: Programme, activity: Activity, key: str, values: dict[str, Any]
+) -> Task:
     return ctx.upsert(
-        Task, None,
-        {**values, "programme_id": programme.id, "activity_id": activity.id, "occurrence_key": key,
-         "status": TaskStatus.OPEN, "handed_over": False, "due_date": values["planned_due"],
-         "responsible_id": values["owner_id"], "tier": 9, "paused": False, "flags": [], "decision": {}},
+        Task,
+        None,
+        {
+            **values,
+            "programme_id": programme.id,
+            "activity_id": activity.id,
+            "occurrence_key": key,
+            "status": TaskStatus.OPEN,
+            "handed_over": False,
+            "due_date": values["planned_due"],
+            "responsible_id": values["owner_id"],
+            "tier": 9,
+            "paused": False,
+            "flags": [],
+            "decision": {},
+        },
         "task",
     )
-

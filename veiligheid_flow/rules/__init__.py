@@ -1,1 +1,1 @@
-"""Rules: policy as data (YAML tables in `rules/`), a pure engine, and the service that applies it."""
+"""Rules: policy as data (YAML tables in `rules/`), a pure engine, and the service applying it."""

@@ -39,8 +39,11 @@ class Compare(_Node):
 
     @property
     def op(self) -> Op:
-        return next(op for op in OPS if op in self.model_fields_set or
-                    (op == "in" and "in_" in self.model_fields_set))
+        return next(
+            op
+            for op in OPS
+            if op in self.model_fields_set or (op == "in" and "in_" in self.model_fields_set)
+        )
 
     @property
     def value(self) -> Any:
@@ -63,7 +66,12 @@ def _kind(data: Any) -> str | None:
     if isinstance(data, BaseModel):
         return {Compare: "[compare]", All: "[all]", AnyOf: "[any]", Not: "[not]"}[type(data)]
     if isinstance(data, dict):
-        for key, tag in (("fact", "[compare]"), ("all", "[all]"), ("any", "[any]"), ("not", "[not]")):
+        for key, tag in (
+            ("fact", "[compare]"),
+            ("all", "[all]"),
+            ("any", "[any]"),
+            ("not", "[not]"),
+        ):
             if key in data:
                 return tag
     return None  # pydantic reports: none of fact/all/any/not

@@ -38,8 +38,13 @@ class Decision:
 
 
 def _step(table: str, rule: Rule, facts: dict[str, Any]) -> Step:
-    return Step(table, rule.id, rule.version, rule.reason,
-                {name: facts[name] for name in dict.fromkeys(facts_of(rule.when))})
+    return Step(
+        table,
+        rule.id,
+        rule.version,
+        rule.reason,
+        {name: facts[name] for name in dict.fromkeys(facts_of(rule.when))},
+    )
 
 
 def _first(book: RuleBook, table: str, facts: dict[str, Any]) -> tuple[Rule | None, Step | None]:
@@ -55,9 +60,15 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
 
     if task.override is not None:
         tier = task.override.tier
-        steps.append(Step("priority", "OVERRIDE-PORTEFEUILLEHOUDER", 1,
-                          f"Prioriteit gezet door {task.override.by}: {task.override.reason}",
-                          {"override.tier": tier}))
+        steps.append(
+            Step(
+                "priority",
+                "OVERRIDE-PORTEFEUILLEHOUDER",
+                1,
+                f"Prioriteit gezet door {task.override.by}: {task.override.reason}",
+                {"override.tier": tier},
+            )
+        )
     else:
         rule, step = _first(book, "priority", facts)
         tier = rule.then["tier"] if rule else book.default_tier
@@ -68,8 +79,15 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
     steps += [step] if step else []
     if paused and task.statutory:
         paused = False
-        steps.append(Step("pause", STATUTORY_GUARD, 1,
-                          "Een wettelijke taak wordt nooit gepauzeerd.", {"task.statutory": True}))
+        steps.append(
+            Step(
+                "pause",
+                STATUTORY_GUARD,
+                1,
+                "Een wettelijke taak wordt nooit gepauzeerd.",
+                {"task.statutory": True},
+            )
+        )
     paused_by = tuple(sorted(c.id for c in world.crises if c.touches(task))) if paused else ()
     facts["decision.paused"] = paused
 
@@ -102,9 +120,18 @@ def _shifted_due(task: TaskSnapshot, world: World, book: RuleBook) -> tuple[date
         return task.planned_due, None
     due = world.calendar.add_working_days(task.planned_due, count)
     crises = sorted({cid for cid, _, _ in task.ended_pauses})
-    return due, Step("due", shift.rule_id, shift.version, shift.reason,
-                     {"crises": crises, "working_days_paused": count,
-                      "planned_due": task.planned_due.isoformat(), "due": due.isoformat()})
+    return due, Step(
+        "due",
+        shift.rule_id,
+        shift.version,
+        shift.reason,
+        {
+            "crises": crises,
+            "working_days_paused": count,
+            "planned_due": task.planned_due.isoformat(),
+            "due": due.isoformat(),
+        },
+    )
 
 
 def sort_key(task_id: int, decision: Decision, effort_hours: float) -> tuple[Any, ...]:

@@ -25,12 +25,18 @@ FACTS: dict[str, tuple[FactType, str]] = {
     "theme.council_priority": ("bool", "prioritair thema van de raad"),
     "council_item.linked": ("bool", "de taak hoort bij een punt op de termijnagenda"),
     "council_item.working_days_to_deadline": ("int", "werkdagen tot de aanleverdatum griffie"),
-    "council_item.deadline_in_crisis": ("bool", "aanleverdatum valt in de verwachte duur van een crisis"),
+    "council_item.deadline_in_crisis": (
+        "bool",
+        "aanleverdatum valt in de verwachte duur van een crisis",
+    ),
     "crisis.in_scope": ("bool", "een lopende crisis raakt deze taak (thema of medewerker)"),
     "crisis.max_grip": ("int", "hoogste GRIP-niveau van de crises die de taak raken (0: geen)"),
     "owner.absent": ("bool", "eerst verantwoordelijke is afwezig"),
     "owner.on_crisis_duty": ("bool", "eerst verantwoordelijke is ingezet bij een crisis"),
-    "owner.available": ("bool", "eerst verantwoordelijke is aanwezig en niet ingezet bij een crisis"),
+    "owner.available": (
+        "bool",
+        "eerst verantwoordelijke is aanwezig en niet ingezet bij een crisis",
+    ),
     "backup.absent": ("bool", "achtervang is afwezig"),
     "backup.on_crisis_duty": ("bool", "achtervang is ingezet bij een crisis"),
     "backup.available": ("bool", "achtervang is aanwezig en niet ingezet bij een crisis"),
@@ -139,9 +145,8 @@ def task_facts(task: TaskSnapshot, world: World) -> dict[str, Any]:
         "council_item.working_days_to_deadline": (
             cal.working_days_between(today, deadline) if deadline else None
         ),
-        "council_item.deadline_in_crisis": deadline is not None and any(
-            c.start <= deadline <= (c.expected_end or c.start) for c in touching
-        ),
+        "council_item.deadline_in_crisis": deadline is not None
+        and any(c.start <= deadline <= (c.expected_end or c.start) for c in touching),
         "crisis.in_scope": bool(touching),
         "crisis.max_grip": max((c.grip for c in touching), default=0),
     }

@@ -41,16 +41,24 @@ class EvaluationReport:
 
 
 def active_crises(session: Session, now: datetime) -> list[Crisis]:
-    return list(session.scalars(
-        select(Crisis).where(Crisis.declared_at <= now)
-        .where((Crisis.ended_at.is_(None)) | (Crisis.ended_at > now)).order_by(Crisis.id)
-    ))
+    return list(
+        session.scalars(
+            select(Crisis)
+            .where(Crisis.declared_at <= now)
+            .where((Crisis.ended_at.is_(None)) | (Crisis.ended_at > now))
+            .order_by(Crisis.id)
+        )
+    )
 
 
 def crisis_facts(crisis: Crisis) -> CrisisFacts:
     return CrisisFacts(
-        id=crisis.id, title=crisis.title, grip=crisis.grip, start=local_date(crisis.declared_at),
-        expected_end=crisis.expected_end, themes=frozenset(crisis.themes),
+        id=crisis.id,
+        title=crisis.title,
+        grip=crisis.grip,
+        start=local_date(crisis.declared_at),
+        expected_end=crisis.expected_end,
+        themes=frozenset(crisis.themes),
         staff=frozenset(crisis.staff),
     )
 
@@ -61,7 +69,8 @@ def build_world(session: Session, now: datetime, calendar: WorkCalendar) -> Worl
     for a in session.scalars(select(Absence).where(Absence.cancelled.is_(False))):
         absences[a.email].append((a.start, a.end))
     return World(
-        today=today, calendar=calendar,
+        today=today,
+        calendar=calendar,
         crises=tuple(crisis_facts(c) for c in active_crises(session, now)),
         absences={k: tuple(v) for k, v in absences.items()},
     )
@@ -78,20 +87,24 @@ class Snapshots:
         self.overrides = {
             o.task_id: Override(o.tier, o.by, o.reason)
             for o in session.scalars(
-                select(PriorityOverride).where(PriorityOverride.active.is_(True))
+                select(PriorityOverride)
+                .where(PriorityOverride.active.is_(True))
                 .order_by(PriorityOverride.id)
             )
         }
         self.ended: dict[int, list[tuple[int, Any, Any]]] = defaultdict(list)
         rows = session.execute(
-            select(TaskPause.task_id, Crisis).join(Crisis, Crisis.id == TaskPause.crisis_id)
+            select(TaskPause.task_id, Crisis)
+            .join(Crisis, Crisis.id == TaskPause.crisis_id)
             .where(Crisis.ended_at.is_not(None), Crisis.ended_at <= now)
         )
         for task_id, crisis in rows:
             self.ended[task_id].append(
                 (crisis.id, local_date(crisis.declared_at), local_date(crisis.ended_at))
             )
-        self.paused_pairs = set(session.execute(select(TaskPause.task_id, TaskPause.crisis_id)).tuples())
+        self.paused_pairs = set(
+            session.execute(select(TaskPause.task_id, TaskPause.crisis_id)).tuples()
+        )
 
     def calendar(self, programme_id: int) -> WorkCalendar:
         days = self.programmes[programme_id].non_working_days
@@ -101,12 +114,19 @@ class Snapshots:
         theme = self.themes[task.theme_id]
         item = self.items.get(task.council_item_id) if task.council_item_id else None
         return TaskSnapshot(
-            id=task.id, statutory=task.statutory, kind=task.activity.kind,
-            effort_hours=task.effort_hours, planned_due=task.planned_due,
-            programme_end=self.programmes[task.programme_id].end, theme_code=theme.code,
-            theme_kind=theme.kind, council_priority=theme.council_priority,
-            owner=self.people[task.owner_id].email, backup=self.people[task.backup_id].email,
-            handed_over=task.handed_over, council_item=item.code if item else None,
+            id=task.id,
+            statutory=task.statutory,
+            kind=task.activity.kind,
+            effort_hours=task.effort_hours,
+            planned_due=task.planned_due,
+            programme_end=self.programmes[task.programme_id].end,
+            theme_code=theme.code,
+            theme_kind=theme.kind,
+            council_priority=theme.council_priority,
+            owner=self.people[task.owner_id].email,
+            backup=self.people[task.backup_id].email,
+            handed_over=task.handed_over,
+            council_item=item.code if item else None,
             council_deadline=item.submission_deadline if item else None,
             override=self.overrides.get(task.id),
             ended_pauses=tuple(sorted(self.ended.get(task.id, ()))),
@@ -118,7 +138,11 @@ def decision_json(decision: Decision) -> dict[str, Any]:
 
 
 def evaluate(
-    *, session: Session, now: datetime, book: RuleBook, actor: str = RULES_ACTOR,
+    *,
+    session: Session,
+    now: datetime,
+    book: RuleBook,
+    actor: str = RULES_ACTOR,
     reason: str | None = None,
 ) -> EvaluationReport:
     """Decide every open task and store what changed, auditing it with the rule ids."""
@@ -126,7 +150,9 @@ def evaluate(
     snaps = Snapshots(session, now)
     worlds: dict[int, World] = {}
     tasks = session.scalars(
-        select(Task).where(Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS])).order_by(Task.id)
+        select(Task)
+        .where(Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS]))
+        .order_by(Task.id)
     )
     for task in tasks:
         if task.programme_id not in worlds:
@@ -141,10 +167,17 @@ def evaluate(
         if change:
             report.changes.append(change)
             audit.record(
-                session=session, at=now, actor=actor, action="task.decision", object_type="task",
-                object_id=task.id, before=change.before, after=change.after,
-                reason=reason or "; ".join(s.reason for s in decision.steps if s.table != "priority"
-                                           ) or None,
+                session=session,
+                at=now,
+                actor=actor,
+                action="task.decision",
+                object_type="task",
+                object_id=task.id,
+                before=change.before,
+                after=change.after,
+                reason=reason
+                or "; ".join(s.reason for s in decision.steps if s.table != "priority")
+                or None,
                 rule_ids=change.rule_ids,
             )
     session.flush()
@@ -154,8 +187,11 @@ def evaluate(
 def _apply(task: Task, decision: Decision) -> Change | None:
     responsible_id = task.backup_id if decision.responsible == "backup" else task.owner_id
     wanted = {
-        "tier": decision.tier, "paused": decision.paused, "responsible_id": responsible_id,
-        "due_date": decision.due_date, "flags": list(decision.flags),
+        "tier": decision.tier,
+        "paused": decision.paused,
+        "responsible_id": responsible_id,
+        "due_date": decision.due_date,
+        "flags": list(decision.flags),
     }
     before = {k: getattr(task, k) for k, v in wanted.items() if getattr(task, k) != v}
     explanation = decision_json(decision)

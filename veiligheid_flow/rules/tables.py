@@ -40,7 +40,9 @@ class CrisisShift(_Strict):
     enabled: bool = True
     rule_id: str = "CRISIS-VERSCHUIF-DEADLINE"
     version: int = 1
-    reason: str = "Na de crisis schuift de deadline op met het aantal werkdagen dat de taak stil lag."
+    reason: str = (
+        "Na de crisis schuift de deadline op met het aantal werkdagen dat de taak stil lag."
+    )
 
 
 class Settings(_Strict):
@@ -66,7 +68,9 @@ class CaseType(_Strict):
     term: Term
     extension: Term | None = None
     extension_note: str | None = None
-    termijnenwet: bool = Field(description="Algemene termijnenwet: einde in weekend/feestdag schuift")
+    termijnenwet: bool = Field(
+        description="Algemene termijnenwet: einde in weekend/feestdag schuift"
+    )
     effort_hours: float = Field(default=8, ge=0)
 
 
@@ -90,7 +94,9 @@ def load_rulebook(folder: Path) -> RuleBook:
     """Read every *.yaml in `folder`; raise InputInvalid listing every problem."""
     files = sorted(folder.glob("*.yaml"))
     if not files:
-        raise InputInvalid([Problem(str(folder), 1, 1, "", "geen regelbestanden (*.yaml) gevonden")])
+        raise InputInvalid(
+            [Problem(str(folder), 1, 1, "", "geen regelbestanden (*.yaml) gevonden")]
+        )
     book, problems = RuleBook(), []
     for path in files:
         try:
@@ -129,11 +135,16 @@ def _read_one(source: PositionedYaml, book: RuleBook) -> list[Problem]:
     if parsed.table in book.tables:
         return [source.problem(("table",), f"tabel '{parsed.table}' staat in meer dan één bestand")]
     findings = [
-        finding for i, rule in enumerate(parsed.rules) for finding in _check_rule(parsed.table, rule, ("rules", i))
+        finding
+        for i, rule in enumerate(parsed.rules)
+        for finding in _check_rule(parsed.table, rule, ("rules", i))
     ]
     ids = [r.id for r in parsed.rules]
-    findings += [(("rules", i, "id"), f"regel-id '{r}' komt twee keer voor")
-                 for i, r in enumerate(ids) if ids.count(r) > 1]
+    findings += [
+        (("rules", i, "id"), f"regel-id '{r}' komt twee keer voor")
+        for i, r in enumerate(ids)
+        if ids.count(r) > 1
+    ]
     book.tables[parsed.table] = list(parsed.rules)
     book.versions[parsed.table] = parsed.version
     if parsed.default_tier is not None:
@@ -149,14 +160,24 @@ def _check_rule(table: str, rule: Rule, path: PathParts) -> list[tuple[PathParts
     for action, value in rule.then.items():
         spec = allowed.get(action)
         if spec is None:
-            findings.append(((*path, "then", action),
-                             f"onbekende actie '{action}' in tabel '{table}' (toegestaan: {', '.join(allowed)})"))
+            findings.append(
+                (
+                    (*path, "then", action),
+                    f"onbekende actie '{action}' in tabel '{table}' "
+                    f"(toegestaan: {', '.join(allowed)})",
+                )
+            )
         elif spec is int and (type(value) is not int or not 1 <= value <= 9):
             findings.append(((*path, "then", action), "verwacht een getal van 1 tot en met 9"))
         elif spec is bool and type(value) is not bool:
             findings.append(((*path, "then", action), "verwacht true of false"))
         elif isinstance(spec, tuple) and value not in spec:
-            findings.append(((*path, "then", action), f"'{value}' is niet toegestaan (kies uit: {', '.join(spec)})"))
+            findings.append(
+                (
+                    (*path, "then", action),
+                    f"'{value}' is niet toegestaan (kies uit: {', '.join(spec)})",
+                )
+            )
     return findings
 
 
@@ -176,8 +197,12 @@ def _check_compare(table: str, comp: Compare) -> list[str]:
         return [f"feit '{comp.fact}' is in tabel '{table}' nog niet bekend"]
     kind, _ = FACTS[comp.fact]
     values = comp.value if comp.op in ("in", "not_in") else [comp.value]
-    bad = [v for v in values if v is not None and not (isinstance(v, _PY_TYPES[kind]) and
-                                                       not (kind != "bool" and isinstance(v, bool)))]
+    bad = [
+        v
+        for v in values
+        if v is not None
+        and not (isinstance(v, _PY_TYPES[kind]) and not (kind != "bool" and isinstance(v, bool)))
+    ]
     if bad:
         return [f"feit '{comp.fact}' is van het type {kind}; {bad[0]!r} past daar niet bij"]
     if kind in ("bool", "str") and comp.op in ("lt", "le", "gt", "ge"):

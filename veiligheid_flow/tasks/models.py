@@ -53,7 +53,9 @@ class Task(Base):
     effort_hours: Mapped[float] = mapped_column(Float)
     council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"))
     status: Mapped[TaskStatus] = mapped_column(
-        Enum(TaskStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            TaskStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        ),
         default=TaskStatus.OPEN,
         index=True,
     )

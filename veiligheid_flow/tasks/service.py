@@ -50,16 +50,27 @@ def order_of_work(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
 
 def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[Task]:
     query = select(Task).options(
-        selectinload(Task.owner), selectinload(Task.backup), selectinload(Task.responsible),
-        selectinload(Task.theme), selectinload(Task.council_item),
+        selectinload(Task.owner),
+        selectinload(Task.backup),
+        selectinload(Task.responsible),
+        selectinload(Task.theme),
+        selectinload(Task.council_item),
     )
     if filters.owner:
         who = filters.owner.lower()
         owner, responsible = aliased(Person), aliased(Person)
-        query = query.join(owner, Task.owner_id == owner.id).join(
-            responsible, Task.responsible_id == responsible.id
-        ).where(or_(owner.email == who, owner.key == filters.owner,
-                    responsible.email == who, responsible.key == filters.owner))
+        query = (
+            query.join(owner, Task.owner_id == owner.id)
+            .join(responsible, Task.responsible_id == responsible.id)
+            .where(
+                or_(
+                    owner.email == who,
+                    owner.key == filters.owner,
+                    responsible.email == who,
+                    responsible.key == filters.owner,
+                )
+            )
+        )
     if filters.theme:
         query = query.join(Theme, Task.theme_id == Theme.id).where(Theme.code == filters.theme)
     if filters.programme:
@@ -102,7 +113,12 @@ def check_actor(*, session: Session, task: Task, by: str) -> str:
 
 
 def change_status(
-    *, session: Session, task_id: int, to: TaskStatus, by: str, now: datetime,
+    *,
+    session: Session,
+    task_id: int,
+    to: TaskStatus,
+    by: str,
+    now: datetime,
     note: str | None = None,
 ) -> Task:
     task = get_task(session=session, task_id=task_id)
@@ -118,8 +134,14 @@ def change_status(
     if note is not None:
         task.note = note
     audit.record(
-        session=session, at=now, actor=who, action=f"task.{to.value}", object_type="task",
-        object_id=task.id, before=before, after={"status": to.value, "note": task.note},
+        session=session,
+        at=now,
+        actor=who,
+        action=f"task.{to.value}",
+        object_type="task",
+        object_id=task.id,
+        before=before,
+        after={"status": to.value, "note": task.note},
         reason=note,
     )
     return task
@@ -128,7 +150,7 @@ def change_status(
 def reassign_to_backup(
     *, session: Session, task_id: int, by: str, now: datetime, reason: str | None = None
 ) -> Task:
-    """Hand the task to its backup: the backup is responsible from now on (owner stays on record)."""
+    """Hand the task to its backup: the backup is responsible from now on; the owner stays."""
     task = get_task(session=session, task_id=task_id)
     who = check_actor(session=session, task=task, by=by)
     if not task.open:
@@ -138,8 +160,14 @@ def reassign_to_backup(
     task.handed_over = True
     task.responsible_id = task.backup_id
     audit.record(
-        session=session, at=now, actor=who, action="task.reassign", object_type="task",
-        object_id=task.id, before={"handed_over": False}, after={"handed_over": True},
+        session=session,
+        at=now,
+        actor=who,
+        action="task.reassign",
+        object_type="task",
+        object_id=task.id,
+        before={"handed_over": False},
+        after={"handed_over": True},
         reason=reason,
     )
     return task

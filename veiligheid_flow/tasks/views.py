@@ -51,13 +51,29 @@ def task_dict(task: Task, rank: int | None = None) -> dict[str, Any]:
 
 def task_table(tasks: list[Task], title: str) -> Table:
     table = Table(title=title, show_lines=False)
-    for name in ("#", "id", "deadline", "taak", "thema", "klasse", "status", "verantwoordelijk",
-                 "achtervang", "signalen"):
+    for name in (
+        "#",
+        "id",
+        "deadline",
+        "taak",
+        "thema",
+        "klasse",
+        "status",
+        "verantwoordelijk",
+        "achtervang",
+        "signalen",
+    ):
         table.add_column(name, overflow="fold")
     for rank, task in enumerate(tasks, 1):
         table.add_row(
-            str(rank), str(task.id), task.due_date.isoformat(), task.title, task.theme.code,
-            TIER_LABELS.get(task.tier, str(task.tier)), state_label(task), task.responsible.email,
+            str(rank),
+            str(task.id),
+            task.due_date.isoformat(),
+            task.title,
+            task.theme.code,
+            TIER_LABELS.get(task.tier, str(task.tier)),
+            state_label(task),
+            task.responsible.email,
             task.backup.email if task.responsible_id == task.owner_id else task.owner.email,
             ", ".join(FLAGS.get(f, f) for f in task.flags),
         )
