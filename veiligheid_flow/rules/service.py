@@ -102,9 +102,12 @@ class Snapshots:
             self.ended[task_id].append(
                 (crisis.id, local_date(crisis.declared_at), local_date(crisis.ended_at))
             )
-        self.paused_pairs = set(
-            session.execute(select(TaskPause.task_id, TaskPause.crisis_id)).tuples()
-        )
+        self.paused_pairs: set[tuple[int, int]] = {
+            (task_id, crisis_id)
+            for task_id, crisis_id in session.execute(
+                select(TaskPause.task_id, TaskPause.crisis_id)
+            )
+        }
 
     def calendar(self, programme_id: int) -> WorkCalendar:
         days = self.programmes[programme_id].non_working_days

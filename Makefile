@@ -1,0 +1,26 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make run    creates .venv, installs, and starts the main job on the embedded SQLite default
+#   make test   creates .venv, installs with the test extras, runs ruff and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install run test clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+run: install
+	$(BIN)/veiligheid start $(if $(NOW),--now $(NOW))
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
