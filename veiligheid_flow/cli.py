@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veiligheid_flow import usecases
+from veiligheid_flow import cli_rules, usecases
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.cli_support import (
     JsonOption,
@@ -259,6 +259,9 @@ def start(now: NowOption = None) -> None:
         monday, tasks = usecases.week(ctx, now=moment)
         with ctx.sessions() as session:
             _print_week(monday, [session.merge(t, load=True) for t in tasks], as_json=False)
+
+
+cli_rules.register(app)
 
 
 def main() -> None:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
 
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
+from veiligheid_flow.crisis import service as crisis_service
 from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
+from veiligheid_flow.programme.models import Person
 from veiligheid_flow.programme.service import LoadReport, load_programme
 from veiligheid_flow.rules import service as rules_service
+from veiligheid_flow.rules.facts import task_facts
+from veiligheid_flow.rules.forecast import PlannedTask, forecast
 from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.tasks import service as task_service
+from veiligheid_flow.tasks.cases import open_case as open_case_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.tasks.views import task_dict
+from veiligheid_flow.workdays import WorkCalendar
 
 
 def rulebook(app: App) -> RuleBook:
@@ -79,3 +89,211 @@ def reassign(app: App, task_id: int, *, by: str, now: datetime, reason: str | No
         )
         rules_service.evaluate(session=session, now=now, book=book)
     return task
+
+
+# --- rules: crises, absences, priorities, cases, explanations, forecast -------------------
+
+
+@dataclass
+class Impact:
+    """What a rules-changing command did to the tasks: for the CLI and the crisis notices."""
+
+    subject_id: int
+    changes: list[rules_service.Change]
+
+
+def _with_rules(app: App, now: datetime, action):  # type: ignore[no-untyped-def]
+    book = rulebook(app)
+    with app.unit_of_work() as session:
+        subject = action(session, book)
+        report = rules_service.evaluate(session=session, now=now, book=book)
+        subject_id = subject.id if subject is not None else 0
+    return Impact(subject_id, report.changes)
+
+
+def declare_crisis(
+    app: App,
+    title: str,
+    *,
+    grip: int,
+    by: str,
+    now: datetime,
+    themes: list[str],
+    staff: list[str],
+    expected_days: int | None,
+) -> Impact:
+    def action(session, book):  # type: ignore[no-untyped-def]
+        return crisis_service.declare(
+            session=session,
+            title=title,
+            grip=grip,
+            by=by,
+            now=now,
+            themes=themes,
+            staff=staff,
+            expected_days=expected_days or book.settings.default_crisis_days,
+            calendar=WorkCalendar(),
+        )
+
+    return _with_rules(app, now, action)
+
+
+def update_crisis(
+    app: App,
+    crisis_id: int,
+    *,
+    by: str,
+    now: datetime,
+    themes: list[str] | None,
+    staff: list[str] | None,
+    grip: int | None,
+) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.update_scope(
+            session=session,
+            crisis_id=crisis_id,
+            by=by,
+            now=now,
+            themes=themes,
+            staff=staff,
+            grip=grip,
+        ),
+    )
+
+
+def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.end(
+            session=session, crisis_id=crisis_id, by=by, now=now
+        ),
+    )
+
+
+def add_absence(
+    app: App, person: str, *, start: date, end: date, by: str, now: datetime, reason: str | None
+) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.add_absence(
+            session=session, person=person, start=start, end=end, by=by, now=now, reason=reason
+        ),
+    )
+
+
+def cancel_absence(app: App, absence_id: int, *, by: str, now: datetime) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.cancel_absence(
+            session=session, absence_id=absence_id, by=by, now=now
+        ),
+    )
+
+
+def set_priority(
+    app: App, task_id: int, *, tier: int, by: str, reason: str, now: datetime
+) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.set_priority(
+            session=session, task_id=task_id, tier=tier, by=by, reason=reason, now=now
+        ),
+    )
+
+
+def clear_priority(app: App, task_id: int, *, by: str, now: datetime) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, _book: crisis_service.clear_priority(
+            session=session, task_id=task_id, by=by, now=now
+        ),
+    )
+
+
+def open_case(
+    app: App,
+    case_type: str,
+    *,
+    event_day: date,
+    by: str,
+    now: datetime,
+    reference: str | None,
+    extended: bool,
+) -> Impact:
+    return _with_rules(
+        app,
+        now,
+        lambda session, book: open_case_service(
+            session=session,
+            book=book,
+            case_type=case_type,
+            event_day=event_day,
+            by=by,
+            now=now,
+            reference=reference,
+            extended=extended,
+        ),
+    )
+
+
+def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
+    """Why a task has its rank, status, responsible person and due date — at `now`."""
+    refresh(app, now=now)
+    with app.sessions() as session:
+        task = task_service.get_task(session=session, task_id=task_id)
+        snaps = rules_service.Snapshots(session, now)
+        world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
+        order = [t.id for t in task_service.list_tasks(session=session)]
+        return {
+            "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
+            "steps": task.decision.get("steps", []),
+            "paused_by": task.decision.get("paused_by", []),
+            "facts": task_facts(snaps.of(task), world),
+        }
+
+
+def capacity_forecast(app: App, *, now: datetime, weeks: int, crisis_days: int = 0):  # type: ignore[no-untyped-def]
+    """Per person and week: load against capacity, and deadlines that will be missed."""
+    refresh(app, now=now)
+    today = local_date(now)
+    with app.sessions() as session:
+        tasks = task_service.list_tasks(session=session)
+        people = {p.email: p.hours_per_week for p in session.scalars(select(Person))}
+        calendar = WorkCalendar()
+        unavailable: dict[str, set[date]] = {}
+        world = rules_service.build_world(session, now, calendar)
+        days = [today + timedelta(days=n) for n in range(weeks * 7 + 7)]
+        for email in people:
+            unavailable[email] = {
+                d
+                for d in days
+                if any(start <= d <= end for start, end in world.absences.get(email, ()))
+                or any(
+                    email in c.staff and c.start <= d <= (c.expected_end or d) for c in world.crises
+                )
+            }
+        if crisis_days:
+            hypothetical = {calendar.add_working_days(today, n) for n in range(crisis_days)}
+            hypothetical.add(today)
+            for email in people:
+                unavailable[email] |= hypothetical
+        planned = [
+            PlannedTask(t.id, t.title, t.responsible.email, t.effort_hours, t.due_date)
+            for t in tasks
+            if not t.paused
+        ]
+    return forecast(
+        tasks=planned,
+        hours_per_week=people,
+        today=today,
+        weeks=weeks,
+        calendar=calendar,
+        unavailable=unavailable,
+    )

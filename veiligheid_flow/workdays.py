@@ -18,7 +18,7 @@ class WorkCalendar:
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
         # "optional" adds Liberation Day (5 May) every year, as the Algemene termijnenwet does.
-        return holidays.country_holidays("NL", categories=("public", "optional"))
+        return holidays.country_holidays("NL", categories=("public", "optional"), language="nl")
 
     def holiday_name(self, day: date) -> str | None:
         if day in self.extra_days_off:

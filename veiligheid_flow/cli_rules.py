@@ -1,0 +1,308 @@
+"""CLI commands of the rules module: crisis, absence, priority, case, explain, forecast."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from veiligheid_flow import usecases
+from veiligheid_flow.cli_support import (
+    JsonOption,
+    NowOption,
+    app_context,
+    console,
+    default_actor,
+    friendly_errors,
+    now_from,
+    print_json,
+)
+from veiligheid_flow.rules.facts import FACTS
+
+crisis_app = typer.Typer(no_args_is_help=True, help="Crises vastleggen, bijwerken en beëindigen.")
+absence_app = typer.Typer(no_args_is_help=True, help="Afwezigheid van medewerkers.")
+priority_app = typer.Typer(no_args_is_help=True, help="Prioriteit door de portefeuillehouder.")
+case_app = typer.Typer(no_args_is_help=True, help="Wettelijke zaken met een wettelijke termijn.")
+
+ByHolder = Annotated[str, typer.Option("--by", help="Portefeuillehouder: e-mail, id of titel.")]
+Themes = Annotated[list[str] | None, typer.Option("--theme", help="Themacode (herhaalbaar).")]
+Staff = Annotated[list[str] | None, typer.Option("--staff", help="Medewerker (herhaalbaar).")]
+
+
+def _impact(title: str, impact: usecases.Impact) -> None:
+    paused = sum(1 for c in impact.changes if c.after.get("paused") is True)
+    resumed = sum(1 for c in impact.changes if c.after.get("paused") is False)
+    handed = sum(1 for c in impact.changes if "responsible_id" in c.after)
+    moved = sum(1 for c in impact.changes if "due_date" in c.after)
+    at_risk = sum(1 for c in impact.changes if "council_at_risk" in (c.after.get("flags") or []))
+    console.print(
+        f"{title}: {len(impact.changes)} taken gewijzigd — {paused} gepauzeerd, "
+        f"{resumed} hervat, {handed} andere verantwoordelijke, {moved} nieuwe deadline, "
+        f"{at_risk} met termijnagenda in gevaar."
+    )
+
+
+def _day(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
+
+
+@crisis_app.command("declare")
+@friendly_errors
+def crisis_declare(
+    title: str,
+    by: ByHolder,
+    grip: Annotated[int, typer.Option(help="GRIP-niveau 0-5.")] = 1,
+    theme: Themes = None,
+    staff: Staff = None,
+    expected_days: Annotated[int | None, typer.Option(help="Verwachte duur in werkdagen.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Leg een crisis vast: gepland werk binnen de reikwijdte ligt stil."""
+    with app_context() as ctx:
+        impact = usecases.declare_crisis(
+            ctx,
+            title,
+            grip=grip,
+            by=by,
+            now=now_from(now),
+            themes=theme or [],
+            staff=staff or [],
+            expected_days=expected_days,
+        )
+    _impact(f"Crisis {impact.subject_id} vastgelegd", impact)
+
+
+@crisis_app.command("update")
+@friendly_errors
+def crisis_update(
+    crisis_id: int,
+    by: ByHolder,
+    theme: Themes = None,
+    staff: Staff = None,
+    grip: Annotated[int | None, typer.Option()] = None,
+    now: NowOption = None,
+) -> None:
+    """Wijzig de reikwijdte of het GRIP-niveau van een lopende crisis."""
+    with app_context() as ctx:
+        impact = usecases.update_crisis(
+            ctx, crisis_id, by=by, now=now_from(now), themes=theme, staff=staff, grip=grip
+        )
+    _impact(f"Crisis {crisis_id} bijgewerkt", impact)
+
+
+@crisis_app.command("end")
+@friendly_errors
+def crisis_end(crisis_id: int, by: ByHolder, now: NowOption = None) -> None:
+    """Beëindig een crisis: stilgelegd werk wordt hervat met verschoven deadlines."""
+    with app_context() as ctx:
+        impact = usecases.end_crisis(ctx, crisis_id, by=by, now=now_from(now))
+    _impact(f"Crisis {crisis_id} beëindigd", impact)
+
+
+@absence_app.command("add")
+@friendly_errors
+def absence_add(
+    person: str,
+    from_: Annotated[str, typer.Option("--from")],
+    to: Annotated[str, typer.Option()],
+    reason: Annotated[str | None, typer.Option()] = None,
+    by: Annotated[str | None, typer.Option()] = None,
+    now: NowOption = None,
+) -> None:
+    """Leg afwezigheid vast: de achtervang is in die periode verantwoordelijk."""
+    with app_context() as ctx:
+        impact = usecases.add_absence(
+            ctx,
+            person,
+            start=_day(from_, "--from"),
+            end=_day(to, "--to"),
+            by=by or default_actor(),
+            now=now_from(now),
+            reason=reason,
+        )
+    _impact(f"Afwezigheid {impact.subject_id} vastgelegd", impact)
+
+
+@absence_app.command("cancel")
+@friendly_errors
+def absence_cancel(
+    absence_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
+) -> None:
+    """Trek een afwezigheid in."""
+    with app_context() as ctx:
+        impact = usecases.cancel_absence(
+            ctx, absence_id, by=by or default_actor(), now=now_from(now)
+        )
+    _impact(f"Afwezigheid {absence_id} ingetrokken", impact)
+
+
+@priority_app.command("set")
+@friendly_errors
+def priority_set(
+    task_id: int,
+    tier: Annotated[int, typer.Option(help="Klasse 1 (hoogst) t/m 9.")],
+    by: ByHolder,
+    reason: Annotated[str, typer.Option()],
+    now: NowOption = None,
+) -> None:
+    """Zet de prioriteitsklasse van een taak (gaat boven de tabellen)."""
+    with app_context() as ctx:
+        impact = usecases.set_priority(
+            ctx, task_id, tier=tier, by=by, reason=reason, now=now_from(now)
+        )
+    _impact(f"Prioriteit van taak {task_id} gezet", impact)
+
+
+@priority_app.command("clear")
+@friendly_errors
+def priority_clear(task_id: int, by: ByHolder, now: NowOption = None) -> None:
+    """Haal de prioriteit van de portefeuillehouder weg; de tabellen beslissen weer."""
+    with app_context() as ctx:
+        impact = usecases.clear_priority(ctx, task_id, by=by, now=now_from(now))
+    _impact(f"Prioriteit van taak {task_id} weggehaald", impact)
+
+
+@case_app.command("open")
+@friendly_errors
+def case_open(
+    case_type: str,
+    on: Annotated[str, typer.Option("--on", help="Dag van de gebeurtenis.")],
+    ref: Annotated[str | None, typer.Option(help="Kenmerk of korte omschrijving.")] = None,
+    extended: Annotated[bool, typer.Option(help="Met wettelijke verlenging.")] = False,
+    by: Annotated[str | None, typer.Option()] = None,
+    now: NowOption = None,
+) -> None:
+    """Open een wettelijke zaak; de deadline volgt uit de wettelijke termijn."""
+    with app_context() as ctx:
+        impact = usecases.open_case(
+            ctx,
+            case_type,
+            event_day=_day(on, "--on"),
+            by=by or default_actor(),
+            now=now_from(now),
+            reference=ref,
+            extended=extended,
+        )
+        data = usecases.explain(ctx, impact.subject_id, now=now_from(now))
+    task = data["task"]
+    console.print(
+        f"Taak {task['id']} geopend: {task['title']}, deadline {task['due_date']}, "
+        f"verantwoordelijk {task['responsible']}.\n{task['note']}",
+        highlight=False,
+    )
+
+
+def explain(task_id: int, as_json: JsonOption = False, now: NowOption = None) -> None:
+    """Waarom een taak haar plaats, status, verantwoordelijke en deadline heeft."""
+    with app_context() as ctx:
+        data = usecases.explain(ctx, task_id, now=now_from(now))
+    if as_json:
+        print_json(data)
+        return
+    task = data["task"]
+    console.print(f"[bold]Taak {task['id']}[/]: {task['title']} ({task['theme']})", highlight=False)
+    console.print(
+        f"Plaats {task['rank'] or '-'} in de volgorde, klasse {task['tier']} "
+        f"({task['tier_label']}), status {task['status']}"
+        f"{', gepauzeerd' if task['paused'] else ''}; deadline {task['due_date']} "
+        f"(gepland {task['planned_due']}); verantwoordelijk {task['responsible']} "
+        f"(eigenaar {task['owner']}, achtervang {task['backup']}).",
+        highlight=False,
+    )
+    table = Table(title="Regels die beslisten")
+    for name in ("tabel", "regel", "versie", "reden", "gelezen feiten"):
+        table.add_column(name, overflow="fold")
+    for step in data["steps"]:
+        facts = ", ".join(f"{k}={v}" for k, v in step["facts"].items())
+        table.add_row(step["table"], step["rule_id"], str(step["version"]), step["reason"], facts)
+    console.print(table)
+    if not data["steps"]:
+        console.print("Geen regel paste: standaardklasse, eigenaar verantwoordelijk.")
+    facts = Table(title="Feiten op dit moment")
+    facts.add_column("feit")
+    facts.add_column("waarde")
+    facts.add_column("betekenis")
+    for name, value in data["facts"].items():
+        facts.add_row(name, str(value), FACTS[name][1])
+    console.print(facts)
+
+
+def forecast(
+    weeks: Annotated[int, typer.Option(min=1, max=52)] = 8,
+    crisis_days: Annotated[int, typer.Option(min=0, help="Stel: crisis van N werkdagen.")] = 0,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Capaciteit: geplande last tegen beschikbare uren per persoon en week; dreigende missers."""
+    with app_context() as ctx:
+        rows, misses = usecases.capacity_forecast(
+            ctx, now=now_from(now), weeks=weeks, crisis_days=crisis_days
+        )
+    if as_json:
+        print_json(
+            {
+                "weeks": [
+                    {
+                        "person": r.person,
+                        "week": r.week,
+                        "capacity": r.capacity,
+                        "load": r.load,
+                        "over": r.over,
+                    }
+                    for r in rows
+                ],
+                "misses": [
+                    {
+                        "task": m.task.id,
+                        "title": m.task.title,
+                        "person": m.task.person,
+                        "due": m.task.due,
+                        "finished_week": m.finished_week,
+                    }
+                    for m in misses
+                ],
+            }
+        )
+        return
+    table = Table(title=f"Last / capaciteit (uren) per week, {weeks} weken")
+    table.add_column("medewerker")
+    mondays = sorted({r.week for r in rows})
+    for monday in mondays:
+        table.add_column(f"{monday:%d-%m}", justify="right")
+    for person in sorted({r.person for r in rows}):
+        cells = [r for r in rows if r.person == person]
+        table.add_row(
+            person,
+            *[
+                f"[red]{r.load:g}/{r.capacity:g}[/]" if r.over else f"{r.load:g}/{r.capacity:g}"
+                for r in cells
+            ],
+        )
+    console.print(table)
+    if not misses:
+        console.print("Geen deadlines in gevaar binnen deze periode.")
+    for miss in misses:
+        when = (
+            f"klaar in week van {miss.finished_week:%d-%m}"
+            if miss.finished_week
+            else "niet klaar binnen de periode"
+        )
+        console.print(
+            f"[red]Dreigt te laat:[/] taak {miss.task.id} {miss.task.title} "
+            f"({miss.task.person}), deadline {miss.task.due}, {when}.",
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(crisis_app, name="crisis")
+    app.add_typer(absence_app, name="absence")
+    app.add_typer(priority_app, name="priority")
+    app.add_typer(case_app, name="case")
+    app.command("explain")(friendly_errors(explain))
+    app.command("forecast")(friendly_errors(forecast))

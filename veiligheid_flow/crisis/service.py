@@ -1,0 +1,274 @@
+"""Crises, absences and priority overrides. Each records the event and audits it; the caller
+re-evaluates the rules in the same unit of work. Does not commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit import service as audit
+from veiligheid_flow.clock import local_date
+from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride
+from veiligheid_flow.errors import DomainError, NotFound
+from veiligheid_flow.programme.models import Person, PortfolioHolder, Theme
+from veiligheid_flow.tasks.service import get_task
+from veiligheid_flow.workdays import WorkCalendar
+
+
+def resolve_holder(session: Session, who: str) -> PortfolioHolder:
+    """A portfolio holder by email, id (BM) or title ('burgemeester')."""
+    needle = who.strip().lower()
+    for holder in session.scalars(select(PortfolioHolder).order_by(PortfolioHolder.id.desc())):
+        if needle in (holder.email, holder.key.lower(), holder.title.lower()):
+            return holder
+    raise DomainError(f"'{who}' is geen bekende portefeuillehouder")
+
+
+def resolve_person(session: Session, who: str) -> str:
+    """A staff member's email, by email or id (OOV1)."""
+    needle = who.strip().lower()
+    for person in session.scalars(select(Person).order_by(Person.id.desc())):
+        if needle in (person.email, person.key.lower()):
+            return person.email
+    raise DomainError(f"'{who}' is geen bekende medewerker")
+
+
+def _check_themes(session: Session, themes: Sequence[str]) -> list[str]:
+    known = set(session.scalars(select(Theme.code)))
+    unknown = [t for t in themes if t not in known]
+    if unknown:
+        raise DomainError(
+            f"onbekend thema: {', '.join(unknown)} (bekend: {', '.join(sorted(known))})"
+        )
+    return sorted(set(themes))
+
+
+def declare(
+    *,
+    session: Session,
+    title: str,
+    grip: int,
+    by: str,
+    now: datetime,
+    themes: Sequence[str] = (),
+    staff: Sequence[str] = (),
+    expected_days: int,
+    calendar: WorkCalendar,
+) -> Crisis:
+    if not 0 <= grip <= 5:
+        raise DomainError("GRIP-niveau moet tussen 0 en 5 liggen")
+    if not title.strip() or "\n" in title:
+        raise DomainError("geef een titel van één regel")
+    holder = resolve_holder(session, by)
+    start = local_date(now)
+    crisis = Crisis(
+        title=title.strip(),
+        grip=grip,
+        declared_by=holder.email,
+        declared_at=now,
+        expected_end=calendar.add_working_days(start, expected_days),
+        themes=_check_themes(session, themes),
+        staff=sorted({resolve_person(session, s) for s in staff}),
+    )
+    session.add(crisis)
+    session.flush()
+    audit.record(
+        session=session,
+        at=now,
+        actor=holder.email,
+        action="crisis.declare",
+        object_type="crisis",
+        object_id=crisis.id,
+        after=_crisis_dict(crisis),
+    )
+    return crisis
+
+
+def _crisis_dict(crisis: Crisis) -> dict[str, object]:
+    return {
+        "title": crisis.title,
+        "grip": crisis.grip,
+        "themes": crisis.themes,
+        "staff": crisis.staff,
+        "expected_end": crisis.expected_end,
+        "ended_at": crisis.ended_at,
+    }
+
+
+def get_crisis(session: Session, crisis_id: int) -> Crisis:
+    crisis = session.get(Crisis, crisis_id)
+    if crisis is None:
+        raise NotFound(f"crisis {crisis_id} bestaat niet")
+    return crisis
+
+
+def update_scope(
+    *,
+    session: Session,
+    crisis_id: int,
+    by: str,
+    now: datetime,
+    themes: Sequence[str] | None = None,
+    staff: Sequence[str] | None = None,
+    grip: int | None = None,
+) -> Crisis:
+    crisis = get_crisis(session, crisis_id)
+    if crisis.ended_at is not None:
+        raise DomainError(f"crisis {crisis_id} is al beëindigd")
+    holder = resolve_holder(session, by)
+    before = _crisis_dict(crisis)
+    if themes is not None:
+        crisis.themes = _check_themes(session, themes)
+    if staff is not None:
+        crisis.staff = sorted({resolve_person(session, s) for s in staff})
+    if grip is not None:
+        crisis.grip = grip
+    audit.record(
+        session=session,
+        at=now,
+        actor=holder.email,
+        action="crisis.update",
+        object_type="crisis",
+        object_id=crisis.id,
+        before=before,
+        after=_crisis_dict(crisis),
+    )
+    return crisis
+
+
+def end(*, session: Session, crisis_id: int, by: str, now: datetime) -> Crisis:
+    crisis = get_crisis(session, crisis_id)
+    if crisis.ended_at is not None:
+        raise DomainError(f"crisis {crisis_id} is al beëindigd")
+    if now < crisis.declared_at:
+        raise DomainError("een crisis kan niet eindigen vóór ze begon")
+    holder = resolve_holder(session, by)
+    crisis.ended_at, crisis.ended_by = now, holder.email
+    audit.record(
+        session=session,
+        at=now,
+        actor=holder.email,
+        action="crisis.end",
+        object_type="crisis",
+        object_id=crisis.id,
+        before={"ended_at": None},
+        after={"ended_at": now},
+    )
+    return crisis
+
+
+def add_absence(
+    *,
+    session: Session,
+    person: str,
+    start: date,
+    end: date,
+    by: str,
+    now: datetime,
+    reason: str | None = None,
+) -> Absence:
+    if end < start:
+        raise DomainError("de einddatum van de afwezigheid ligt vóór de begindatum")
+    email = resolve_person(session, person)
+    absence = Absence(
+        email=email,
+        start=start,
+        end=end,
+        reason=reason,
+        created_by=by,
+        created_at=now,
+        cancelled=False,
+    )
+    session.add(absence)
+    session.flush()
+    audit.record(
+        session=session,
+        at=now,
+        actor=by,
+        action="absence.add",
+        object_type="absence",
+        object_id=absence.id,
+        after={"email": email, "start": start, "end": end, "reason": reason},
+    )
+    return absence
+
+
+def cancel_absence(*, session: Session, absence_id: int, by: str, now: datetime) -> Absence:
+    absence = session.get(Absence, absence_id)
+    if absence is None or absence.cancelled:
+        raise NotFound(f"afwezigheid {absence_id} bestaat niet (meer)")
+    absence.cancelled = True
+    audit.record(
+        session=session,
+        at=now,
+        actor=by,
+        action="absence.cancel",
+        object_type="absence",
+        object_id=absence.id,
+        before={"cancelled": False},
+        after={"cancelled": True},
+    )
+    return absence
+
+
+def set_priority(
+    *, session: Session, task_id: int, tier: int, by: str, reason: str, now: datetime
+) -> PriorityOverride:
+    """A portfolio holder of the task's theme sets its tier; this wins over the tables."""
+    if not 1 <= tier <= 9:
+        raise DomainError("prioriteitsklasse moet tussen 1 en 9 liggen")
+    if not reason.strip():
+        raise DomainError("geef een reden (--reason)")
+    task = get_task(session=session, task_id=task_id)
+    holder = resolve_holder(session, by)
+    if holder.id not in {h.id for h in task.theme.holders}:
+        names = ", ".join(h.name for h in task.theme.holders)
+        raise DomainError(f"alleen de portefeuillehouder(s) van dit thema ({names}) kunnen dit")
+    previous = _active_override(session, task_id)
+    if previous:
+        previous.active = False
+    override = PriorityOverride(
+        task_id=task_id, tier=tier, by=holder.email, reason=reason, at=now, active=True
+    )
+    session.add(override)
+    audit.record(
+        session=session,
+        at=now,
+        actor=holder.email,
+        action="priority.set",
+        object_type="task",
+        object_id=task_id,
+        before={"tier": previous.tier if previous else task.tier},
+        after={"tier": tier},
+        reason=reason,
+    )
+    return override
+
+
+def clear_priority(*, session: Session, task_id: int, by: str, now: datetime) -> None:
+    previous = _active_override(session, task_id)
+    if previous is None:
+        raise DomainError(f"taak {task_id} heeft geen prioriteit van een portefeuillehouder")
+    holder = resolve_holder(session, by)
+    previous.active = False
+    audit.record(
+        session=session,
+        at=now,
+        actor=holder.email,
+        action="priority.clear",
+        object_type="task",
+        object_id=task_id,
+        before={"tier": previous.tier},
+        after=None,
+    )
+
+
+def _active_override(session: Session, task_id: int) -> PriorityOverride | None:
+    return session.scalars(
+        select(PriorityOverride).where(
+            PriorityOverride.task_id == task_id, PriorityOverride.active.is_(True)
+        )
+    ).first()

@@ -1,0 +1,96 @@
+"""Open a statutory case: a task with a legal deadline computed from the rules. No commit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit import service as audit
+from veiligheid_flow.errors import DomainError
+from veiligheid_flow.programme.models import Activity, Programme
+from veiligheid_flow.rules.legal import legal_deadline
+from veiligheid_flow.rules.tables import RuleBook
+from veiligheid_flow.tasks.models import Task, TaskStatus
+
+
+def open_case(
+    *,
+    session: Session,
+    book: RuleBook,
+    case_type: str,
+    event_day: date,
+    by: str,
+    now: datetime,
+    reference: str | None = None,
+    extended: bool = False,
+) -> Task:
+    case = book.cases.get(case_type)
+    if case is None:
+        raise DomainError(
+            f"onbekend zaaktype '{case_type}' (bekend: {', '.join(sorted(book.cases))})"
+        )
+    if reference and ("\n" in reference or len(reference) > 120):
+        raise DomainError("kenmerk moet één regel van hooguit 120 tekens zijn")
+    activity = session.scalars(
+        select(Activity)
+        .join(Programme, Programme.id == Activity.programme_id)
+        .where(
+            Activity.case_type == case_type,
+            Activity.active.is_(True),
+            Programme.start <= event_day,
+            Programme.end >= event_day,
+        )
+        .order_by(Programme.start.desc())
+    ).first()
+    if activity is None:
+        raise DomainError(
+            f"geen activiteit met 'case: {case_type}' in een programma dat {event_day} omvat"
+        )
+    deadline = legal_deadline(case, event_day, extended=extended)
+    number = 1 + (
+        session.scalar(select(func.count(Task.id)).where(Task.activity_id == activity.id)) or 0
+    )
+    label = reference or f"{event_day:%d-%m-%Y}"
+    task = Task(
+        programme_id=activity.programme_id,
+        activity_id=activity.id,
+        theme_id=activity.theme_id,
+        occurrence_key=f"case:{number}",
+        title=f"{case.title} ({label})"[:300],
+        statutory=True,
+        legal_basis=case.source,
+        owner_id=activity.owner_id,
+        backup_id=activity.backup_id,
+        planned_due=deadline.due,
+        effort_hours=case.effort_hours,
+        council_item_id=activity.council_item_id,
+        status=TaskStatus.OPEN,
+        handed_over=False,
+        note=deadline.explanation,
+        due_date=deadline.due,
+        tier=1,
+        paused=False,
+        responsible_id=activity.owner_id,
+        flags=[],
+        decision={},
+    )
+    session.add(task)
+    session.flush()
+    audit.record(
+        session=session,
+        at=now,
+        actor=by,
+        action="case.open",
+        object_type="task",
+        object_id=task.id,
+        after={
+            "case": case_type,
+            "event_day": event_day,
+            "due": deadline.due,
+            "reference": reference,
+        },
+        reason=deadline.explanation,
+    )
+    return task
