@@ -12,6 +12,7 @@ from sqlalchemy import select
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
+from veiligheid_flow.mail import compose
 from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
 from veiligheid_flow.programme.models import Person
 from veiligheid_flow.programme.service import LoadReport, load_programme
@@ -102,12 +103,18 @@ class Impact:
     changes: list[rules_service.Change]
 
 
-def _with_rules(app: App, now: datetime, action):  # type: ignore[no-untyped-def]
+def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None):  # type: ignore[no-untyped-def]
+    """Run `action`, re-evaluate the rules and (for a crisis) queue the notices: one transaction."""
     book = rulebook(app)
     with app.unit_of_work() as session:
         subject = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book)
         subject_id = subject.id if subject is not None else 0
+        if crisis_event:
+            drafts = compose.crisis_notices(
+                session, now=now, crisis_id=subject_id, event=crisis_event, changes=report.changes
+            )
+            compose.enqueue(session, drafts, now=now)
     return Impact(subject_id, report.changes)
 
 
@@ -135,7 +142,7 @@ def declare_crisis(
             calendar=WorkCalendar(),
         )
 
-    return _with_rules(app, now, action)
+    return _with_rules(app, now, action, crisis_event="declare")
 
 
 def update_crisis(

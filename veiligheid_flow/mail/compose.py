@@ -1,0 +1,489 @@
+"""Compose messages from the stored decisions. Pure reads; `enqueue` writes them to the outbox.
+
+Keys are (kind, recipient, subject object, send slot): writing the same key twice is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.clock import local_date
+from veiligheid_flow.crisis.models import Crisis
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+from veiligheid_flow.mail.render import deadlines_ics, render
+from veiligheid_flow.programme.models import CouncilItem, Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.rules.service import Change
+from veiligheid_flow.rules.tables import RuleBook
+from veiligheid_flow.tasks import service as task_service
+from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.tasks.views import task_dict
+from veiligheid_flow.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class Draft:
+    key: str
+    kind: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    cc: tuple[str, ...] = ()
+    ics: str | None = None
+
+
+@dataclass
+class _Ctx:
+    session: Session
+    now: datetime
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+
+    @property
+    def today(self) -> date:
+        return local_date(self.now)
+
+    def municipality(self) -> str:
+        return (
+            self.session.scalar(select(Programme.municipality).order_by(Programme.id.desc())) or ""
+        )
+
+    def name(self, email: str) -> str:
+        person = self.session.scalar(select(Person.name).where(Person.email == email).limit(1))
+        holder = self.session.scalar(
+            select(PortfolioHolder.name).where(PortfolioHolder.email == email).limit(1)
+        )
+        return person or holder or email
+
+
+def _open_tasks(session: Session) -> list[Task]:
+    return task_service.list_tasks(session=session)
+
+
+def _ics_for(tasks: Iterable[dict], stamp: datetime) -> str:
+    return deadlines_ics(
+        [
+            (
+                f"task-{t['id']}",
+                f"Deadline: {t['title']}",
+                date.fromisoformat(t["due_date"]),
+                t["reason"],
+            )
+            for t in tasks
+        ],
+        stamp,
+    )
+
+
+def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
+    """One email per responsible person listing tasks whose lead day fell in (since, today]."""
+    ctx = _Ctx(session, now)
+    by_person: dict[str, list[dict]] = defaultdict(list)
+    for task in _open_tasks(session):
+        if task.paused:
+            continue
+        lead_days = {
+            ctx.calendar.add_working_days(task.due_date, -n)
+            for n in book.settings.reminder_lead_working_days
+        }
+        lead_days = {ctx.calendar.on_or_before(d) for d in lead_days}
+        if any(since < d <= ctx.today for d in lead_days):
+            by_person[task.responsible.email].append(task_dict(task))
+    drafts = []
+    for email, tasks in sorted(by_person.items()):
+        text, html = render(
+            "reminder",
+            name=ctx.name(email),
+            tasks=tasks,
+            municipality=ctx.municipality(),
+            heading="Herinnering: je taken",
+            subject="Herinnering",
+        )
+        drafts.append(
+            Draft(
+                key=f"reminder:{email}:{ctx.today}",
+                kind="reminder",
+                recipient=email,
+                subject=f"Herinnering: {len(tasks)} ta{'a' if len(tasks) == 1 else 'ke'}k"
+                f"{'' if len(tasks) == 1 else 'en'} met een naderende deadline",
+                text=text,
+                html=html,
+                ics=_ics_for(tasks, now),
+            )
+        )
+    return drafts
+
+
+def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
+    """Overdue tasks, repeated every N working days, to the owner with the backup in copy."""
+    ctx = _Ctx(session, now)
+    every = book.settings.overdue_repeat_every_working_days
+    by_owner: dict[str, list[dict]] = defaultdict(list)
+    escalated: dict[str, list[dict]] = defaultdict(list)
+    for task in _open_tasks(session):
+        if task.paused or task.due_date >= ctx.today:
+            continue
+        late = ctx.calendar.working_days_between(task.due_date, ctx.today)
+        prev = ctx.calendar.working_days_between(task.due_date, since)
+        hits = [n for n in range(max(prev, 0) + 1, late + 1) if (n - 1) % every == 0]
+        data = task_dict(task)
+        if hits and task.responsible_id == task.owner_id:
+            by_owner[task.owner.email].append(data)
+        steps = {s["rule_id"] for s in task.decision.get("steps", [])}
+        if "VERANTW-ESCALATIE" in steps and task.responsible_id == task.backup_id:
+            escalated[task.backup.email].append(data)
+    drafts = []
+    for email, tasks in sorted(by_owner.items()):
+        text, html = render(
+            "overdue",
+            name=ctx.name(email),
+            tasks=tasks,
+            escalate_after=None,
+            municipality=ctx.municipality(),
+            heading="Over de deadline",
+            subject="Te laat",
+        )
+        cc = tuple(sorted({t["backup"] for t in tasks} - {email}))
+        drafts.append(
+            Draft(
+                f"overdue:{email}:{ctx.today}",
+                "overdue",
+                email,
+                f"Te laat: {len(tasks)} taak/taken over de deadline",
+                text,
+                html,
+                cc,
+            )
+        )
+    for email, tasks in sorted(escalated.items()):
+        text, html = render(
+            "escalation",
+            name=ctx.name(email),
+            tasks=tasks,
+            municipality=ctx.municipality(),
+            heading="Escalatie naar achtervang",
+            subject="Escalatie",
+        )
+        ids = "-".join(str(t["id"]) for t in tasks)
+        drafts.append(
+            Draft(
+                f"escalation:{email}:{ids}",
+                "escalation",
+                email,
+                f"Escalatie: je bent nu verantwoordelijk voor {len(tasks)} taak/taken",
+                text,
+                html,
+            )
+        )
+    return drafts
+
+
+def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
+    ctx = _Ctx(session, now)
+    tasks = _open_tasks(session)
+    drafts = []
+    items = session.scalars(select(CouncilItem).where(CouncilItem.active.is_(True)))
+    for item in items:
+        for lead in book.settings.council_alert_lead_working_days:
+            day = ctx.calendar.on_or_before(
+                ctx.calendar.add_working_days(item.submission_deadline, -lead)
+            )
+            if not since < day <= ctx.today:
+                continue
+            linked = [t for t in tasks if t.council_item_id == item.id]
+            at_risk = any("council_at_risk" in t.flags for t in linked)
+            holders = {item.holder.email}
+            recipients = (
+                {t.owner.email for t in linked} | {t.backup.email for t in linked} | holders
+            )
+            data = [task_dict(t) for t in linked]
+            for email in sorted(recipients):
+                text, html = render(
+                    "council",
+                    name=ctx.name(email),
+                    item=item,
+                    days=lead,
+                    tasks=data,
+                    at_risk=at_risk,
+                    holder=item.holder.name,
+                    municipality=ctx.municipality(),
+                    heading=f"Termijnagenda: {item.subject}",
+                    subject="Termijnagenda",
+                )
+                ics = deadlines_ics(
+                    [
+                        (
+                            f"council-{item.code}",
+                            f"Aanleveren griffie: {item.subject}",
+                            item.submission_deadline,
+                            item.committee,
+                        )
+                    ],
+                    now,
+                )
+                drafts.append(
+                    Draft(
+                        f"council:{email}:{item.code}:{lead}",
+                        "council",
+                        email,
+                        f"{'IN GEVAAR — ' if at_risk else ''}Termijnagenda: {item.subject} "
+                        f"aanleveren op {item.submission_deadline:%d-%m-%Y}",
+                        text,
+                        html,
+                        ics=ics,
+                    )
+                )
+    return drafts
+
+
+_WHAT = {
+    ("paused", True): "ligt stil door de crisis",
+    ("paused", False): "wordt hervat",
+}
+
+
+def crisis_notices(
+    session: Session, *, now: datetime, crisis_id: int, event: str, changes: list[Change]
+) -> list[Draft]:
+    """One email per person whose work is paused, handed over or resumed by a crisis event."""
+    ctx = _Ctx(session, now)
+    crisis = session.get(Crisis, crisis_id)
+    if crisis is None:
+        return []
+    per_person: dict[str, list[dict]] = defaultdict(list)
+    for change in changes:
+        task = session.get(Task, change.task_id)
+        if task is None:
+            continue
+        whats = [_WHAT[("paused", change.after["paused"])]] if "paused" in change.after else []
+        people = {task.owner.email}
+        if "responsible_id" in change.after:
+            new = session.get(Person, change.after["responsible_id"])
+            whats.append(f"nu verantwoordelijk: {new.name if new else '?'}")
+            people |= {task.owner.email, task.backup.email}
+        if "due_date" in change.after:
+            whats.append(f"nieuwe deadline {change.after['due_date']}")
+        if not whats:
+            continue
+        for email in people:
+            per_person[email].append(
+                {
+                    "id": task.id,
+                    "title": task.title,
+                    "what": "; ".join(whats),
+                    "due": task.due_date.isoformat(),
+                }
+            )
+    drafts = []
+    ended = event == "end"
+    for email, rows in sorted(per_person.items()):
+        text, html = render(
+            "crisis",
+            name=ctx.name(email),
+            crisis=crisis,
+            ended=ended,
+            changes=rows,
+            municipality=ctx.municipality(),
+            heading=("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title,
+            subject="Crisis",
+        )
+        drafts.append(
+            Draft(
+                f"crisis:{email}:{crisis.id}:{event}",
+                "crisis",
+                email,
+                f"{'Crisis beëindigd' if ended else 'Crisis'}: {crisis.title} — "
+                f"{len(rows)} taak/taken gewijzigd",
+                text,
+                html,
+            )
+        )
+    return drafts
+
+
+def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft:
+    ctx = _Ctx(session, now)
+    themes = [
+        t
+        for t in session.scalars(select(Theme).where(Theme.active.is_(True)))
+        if holder.id in {h.id for h in t.holders} and t.programme_id == holder.programme_id
+    ]
+    theme_ids = {t.id for t in themes}
+    all_tasks = task_service.list_tasks(
+        session=session, filters=task_service.TaskFilter(include_closed=True)
+    )
+    mine = [t for t in all_tasks if t.theme_id in theme_ids]
+    exceptions = []
+    labels = {
+        "statutory_at_risk": "Wettelijk in gevaar",
+        "unstaffed": "Onbemand",
+        "overdue": "Te laat",
+    }
+    for task in mine:
+        if not task.open:
+            continue
+        for flag, label in labels.items():
+            if flag in task.flags:
+                exceptions.append(
+                    {
+                        "label": label,
+                        "title": task.title,
+                        "detail": f"taak {task.id}, deadline {task.due_date}, "
+                        f"verantwoordelijk {task.responsible.name}",
+                    }
+                )
+                break
+        else:
+            if task.paused:
+                exceptions.append(
+                    {
+                        "label": "Stil door crisis",
+                        "title": task.title,
+                        "detail": f"taak {task.id}, geplande deadline {task.planned_due}",
+                    }
+                )
+    horizon = ctx.today + timedelta(weeks=6)
+    items = session.scalars(
+        select(CouncilItem)
+        .where(
+            CouncilItem.holder_id == holder.id,
+            CouncilItem.active.is_(True),
+            CouncilItem.submission_deadline >= ctx.today,
+            CouncilItem.submission_deadline <= horizon,
+        )
+        .order_by(CouncilItem.submission_deadline)
+    )
+    council = []
+    for item in items:
+        risk = any(
+            "council_at_risk" in t.flags
+            for t in all_tasks
+            if t.council_item_id == item.id and t.open
+        )
+        council.append(
+            {
+                "subject": item.subject,
+                "submission_deadline": item.submission_deadline,
+                "committee": item.committee,
+                "committee_date": item.committee_date,
+                "at_risk": risk,
+            }
+        )
+        if risk:
+            exceptions.append(
+                {
+                    "label": "Termijnagenda in gevaar",
+                    "title": item.subject,
+                    "detail": f"aanleveren {item.submission_deadline}",
+                }
+            )
+    progress = []
+    for theme in sorted(themes, key=lambda t: t.name):
+        rows = [
+            t
+            for t in mine
+            if t.theme_id == theme.id
+            and t.planned_due <= horizon
+            and t.status != TaskStatus.CANCELLED
+        ]
+        done = sum(1 for t in rows if t.status == TaskStatus.DONE)
+        late = sum(1 for t in rows if t.open and t.due_date < ctx.today)
+        open_ = len(rows) - done - late
+        total = max(len(rows), 1)
+        progress.append(
+            {
+                "name": theme.name,
+                "done": done,
+                "open": open_,
+                "late": late,
+                "pct_done": round(100 * done / total),
+                "pct_late": round(100 * late / total),
+                "pct_open": 100 - round(100 * done / total) - round(100 * late / total),
+            }
+        )
+    budget = [
+        {
+            "theme": t.name,
+            "year": b.year,
+            "description": b.description,
+            "amount": f"{b.amount:,.0f}".replace(",", "."),
+        }
+        for t in sorted(themes, key=lambda t: t.name)
+        for b in t.budget_lines
+        if b.year == ctx.today.year
+    ]
+    week = ctx.today.isocalendar()
+    text, html = render(
+        "digest",
+        name=holder.name,
+        exceptions=exceptions,
+        themes=progress,
+        council_items=council,
+        budget=budget,
+        municipality=ctx.municipality(),
+        heading=f"Weekoverzicht veiligheid, week {week.week}",
+        subject="Digest",
+    )
+    subject = (
+        f"Weekoverzicht veiligheid week {week.week}: "
+        f"{len(exceptions) or 'niets'} punt(en) voor uw aandacht"
+    )
+    return Draft(
+        f"digest:{holder.email}:{week.year}-W{week.week:02d}",
+        "digest",
+        holder.email,
+        subject,
+        text,
+        html,
+    )
+
+
+def digests(session: Session, *, now: datetime) -> list[Draft]:
+    seen: set[str] = set()
+    drafts = []
+    for holder in session.scalars(select(PortfolioHolder).order_by(PortfolioHolder.id.desc())):
+        if holder.email not in seen:
+            seen.add(holder.email)
+            drafts.append(digest(session, now=now, holder=holder))
+    return drafts
+
+
+def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
+    """Write drafts to the outbox; a key already there is skipped. Returns how many were new."""
+    drafts = list(drafts)
+    if not drafts:
+        return 0
+    existing = set(
+        session.scalars(
+            select(OutboxMessage.key).where(OutboxMessage.key.in_([d.key for d in drafts]))
+        )
+    )
+    added = 0
+    for draft in drafts:
+        if draft.key in existing:
+            continue
+        existing.add(draft.key)
+        session.add(
+            OutboxMessage(
+                key=draft.key,
+                kind=draft.kind,
+                recipient=draft.recipient,
+                cc=list(draft.cc),
+                subject=draft.subject,
+                text_body=draft.text,
+                html_body=draft.html,
+                ics=draft.ics,
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        added += 1
+    session.flush()
+    return added

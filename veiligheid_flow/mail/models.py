@@ -1,0 +1,73 @@
+"""The outbox: every message is written here first, in the transaction of the decision behind it."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from veiligheid_flow.db import Base, UTCDateTime
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure or too many attempts
+    UNCERTAIN = "uncertain"  # dispatcher died mid-send: check the mail log, then `outbox retry`
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    ics: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(
+            OutboxStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=OutboxStatus.PENDING,
+        index=True,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def message_id(self) -> str:
+        """Stable Message-ID derived from the outbox key: a resend is recognisable."""
+        import hashlib
+
+        return f"<{hashlib.sha256(self.key.encode()).hexdigest()[:32]}@veiligheid-flow>"
+
+    @property
+    def file_name(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.key)
+        return f"{safe[:180]}.eml"
+
+
+class JobRun(Base):
+    """The last send slot (local date) a scheduled job covered: a missed run catches up once."""
+
+    __tablename__ = "job_run"
+
+    job: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_slot: Mapped[str] = mapped_column(String(10))
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
