@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (see README):
-#   make run    creates .venv, installs, and starts the main job on the embedded SQLite default
+#   make run    creates .venv, installs, shows this week's work, then runs the scheduler (serve)
 #   make test   creates .venv, installs with the test extras, runs ruff and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: install
 	$(BIN)/veiligheid start $(if $(NOW),--now $(NOW))
+	$(BIN)/veiligheid serve
 
 test: install
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veiligheid_flow import cli_rules, usecases
+from veiligheid_flow import cli_mail, cli_rules, usecases
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.cli_support import (
     JsonOption,
@@ -262,6 +262,7 @@ def start(now: NowOption = None) -> None:
 
 
 cli_rules.register(app)
+cli_mail.register(app)
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from veiligheid_flow.clock import local_date
+from veiligheid_flow.audit import service as audit
+from veiligheid_flow.clock import LOCAL_TZ, local_date
 from veiligheid_flow.crisis.models import Crisis
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics, render
@@ -125,6 +126,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
     every = book.settings.overdue_repeat_every_working_days
     by_owner: dict[str, list[dict]] = defaultdict(list)
     escalated: dict[str, list[dict]] = defaultdict(list)
+    newly_escalated = _escalated_since(session, since, now)
     for task in _open_tasks(session):
         if task.paused or task.due_date >= ctx.today:
             continue
@@ -134,8 +136,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
         data = task_dict(task)
         if hits and task.responsible_id == task.owner_id:
             by_owner[task.owner.email].append(data)
-        steps = {s["rule_id"] for s in task.decision.get("steps", [])}
-        if "VERANTW-ESCALATIE" in steps and task.responsible_id == task.backup_id:
+        if task.id in newly_escalated and task.responsible_id == task.backup_id:
             escalated[task.backup.email].append(data)
     drafts = []
     for email, tasks in sorted(by_owner.items()):
@@ -169,10 +170,9 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             heading="Escalatie naar achtervang",
             subject="Escalatie",
         )
-        ids = "-".join(str(t["id"]) for t in tasks)
         drafts.append(
             Draft(
-                f"escalation:{email}:{ids}",
+                f"escalation:{email}:{ctx.today}",
                 "escalation",
                 email,
                 f"Escalatie: je bent nu verantwoordelijk voor {len(tasks)} taak/taken",
@@ -181,6 +181,17 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             )
         )
     return drafts
+
+
+def _escalated_since(session: Session, since: date, now: datetime) -> set[int]:
+    """Tasks the escalation rule handed to the backup after the last covered slot."""
+    start = datetime.combine(since + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
+    rows = audit.entries(session=session, object_type="task", action="task.decision", since=start)
+    return {
+        int(row.object_id) for row in rows
+        if row.at <= now and "VERANTW-ESCALATIE" in (row.rule_ids or [])
+        and "responsible_id" in (row.after or {})
+    }
 
 
 def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:

@@ -1,0 +1,192 @@
+"""CLI commands for email and scheduling: run, serve, outbox, digest preview, calendar export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from veiligheid_flow import usecases
+from veiligheid_flow.cli_support import (
+    JsonOption,
+    NowOption,
+    app_context,
+    console,
+    friendly_errors,
+    now_from,
+    print_json,
+)
+from veiligheid_flow.jobs import run_due
+from veiligheid_flow.mail import compose
+from veiligheid_flow.mail.dispatch import retry
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+from veiligheid_flow.mail.render import deadlines_ics
+
+outbox_app = typer.Typer(
+    help="De outbox: berichten die klaarstaan, verstuurd of mislukt zijn.",
+    invoke_without_command=True,
+)
+
+
+def run(now: NowOption = None) -> None:
+    """Voer elke taak uit die op dit moment aan de beurt is, één keer, en stop (voor cron)."""
+    moment = now_from(now)
+    with app_context() as ctx:
+        results, report = run_due(ctx, now=moment)
+    for result in results:
+        state = (
+            f"{result.enqueued} bericht(en) voor {result.slot}"
+            if result.slot
+            else "niet aan de beurt"
+        )
+        console.print(f"{result.job}: {state}")
+    console.print(
+        f"outbox: {len(report.sent)} verstuurd, {len(report.retried)} later opnieuw, "
+        f"{len(report.failed)} mislukt"
+    )
+
+
+def serve() -> None:
+    """Start de ingebouwde planner (APScheduler); stop met Ctrl-C."""
+    from veiligheid_flow.scheduler import build_scheduler, system_clock
+
+    with app_context() as ctx:
+        result = usecases.load(
+            ctx, ctx.settings.programme, now=system_clock(), actor="veiligheid serve"
+        )
+        console.print(
+            f"Programma {result.report.programme_code} geladen; "
+            f"berichten gaan naar {ctx.settings.smtp_host or ctx.settings.mail_dir}."
+        )
+        scheduler = build_scheduler(ctx, system_clock, console.print)
+        for job in scheduler.get_jobs():
+            console.print(f"  {job.name}: {job.trigger}")
+        console.print("Planner draait; stop met Ctrl-C.")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
+    console.print("Planner gestopt.")
+
+
+@outbox_app.callback()
+@friendly_errors
+def outbox(
+    ctx: typer.Context,
+    status: Annotated[OutboxStatus | None, typer.Option(help="Alleen deze status.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Toon de berichten in de outbox."""
+    if ctx.invoked_subcommand:
+        return
+    with app_context() as app, app.sessions() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        rows = [
+            {
+                "id": r.id,
+                "status": r.status.value,
+                "kind": r.kind,
+                "to": r.recipient,
+                "subject": r.subject,
+                "attempts": r.attempts,
+                "error": r.last_error,
+                "key": r.key,
+            }
+            for r in session.scalars(query)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"Outbox ({len(rows)})")
+    for name in ("id", "status", "soort", "aan", "onderwerp", "pogingen", "fout"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["status"],
+            r["kind"],
+            r["to"],
+            r["subject"],
+            str(r["attempts"]),
+            r["error"] or "",
+        )
+    console.print(table)
+
+
+@outbox_app.command("retry")
+@friendly_errors
+def outbox_retry(message_id: int, now: NowOption = None) -> None:
+    """Zet een mislukt of onzeker bericht opnieuw klaar."""
+    with app_context() as app, app.unit_of_work() as session:
+        retry(session, message_id, now=now_from(now))
+    console.print(f"Bericht {message_id} staat weer klaar.")
+
+
+def digest(
+    holder: Annotated[str, typer.Option("--holder", help="E-mail, id of titel.")],
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Alleen tonen, niet versturen.")
+    ] = True,
+    html: Annotated[Path | None, typer.Option(help="Schrijf de HTML naar dit bestand.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Toon het weekoverzicht van een portefeuillehouder (tekst, of HTML naar een bestand)."""
+    from veiligheid_flow.crisis.service import resolve_holder
+
+    moment = now_from(now)
+    with app_context() as app:
+        usecases.refresh(app, now=moment)
+        with app.sessions() as session:
+            draft = compose.digest(session, now=moment, holder=resolve_holder(session, holder))
+    if html:
+        html.write_text(draft.html, encoding="utf-8")
+        console.print(f"HTML geschreven naar {html}")
+    console.print(f"Onderwerp: {draft.subject}\n\n{draft.text}", markup=False, highlight=False)
+
+
+def calendar(
+    person: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    now: NowOption = None,
+) -> None:
+    """Exporteer de deadlines van een medewerker als .ics-agenda."""
+    from veiligheid_flow.crisis.service import resolve_person
+    from veiligheid_flow.tasks import service as task_service
+
+    moment = now_from(now)
+    with app_context() as app:
+        usecases.refresh(app, now=moment)
+        with app.sessions() as session:
+            email = resolve_person(session, person)
+            tasks = task_service.list_tasks(
+                session=session, filters=task_service.TaskFilter(owner=email)
+            )
+            feed = deadlines_ics(
+                [
+                    (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
+                    for t in tasks
+                    if t.responsible.email == email
+                ],
+                moment,
+            )
+    if output:
+        output.write_text(feed, encoding="utf-8")
+        console.print(f"{output} geschreven.")
+    else:
+        typer.echo(feed)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(friendly_errors(run))
+    app.command("serve")(friendly_errors(serve))
+    app.add_typer(outbox_app, name="outbox")
+    app.command("digest")(friendly_errors(digest))
+    app.command("calendar")(friendly_errors(calendar))
