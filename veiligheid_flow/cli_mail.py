@@ -63,7 +63,7 @@ def serve() -> None:
         )
         scheduler = build_scheduler(ctx, system_clock, console.print)
         for job in scheduler.get_jobs():
-            console.print(f"  {job.name}: {job.trigger}")
+            console.print(f"  {job.name}: {job.trigger}", markup=False, highlight=False)
         console.print("Planner draait; stop met Ctrl-C.")
         try:
             scheduler.start()
