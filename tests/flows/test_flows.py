@@ -1,0 +1,80 @@
+"""The Prefect flows run the same jobs against the same database (both backends)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from icalendar import Calendar
+from sqlalchemy import select
+
+from flows.veiligheid_flows import (
+    emit_crisis_event,
+    outbox_dispatch_flow,
+    reminders_flow,
+    weekly_digest_flow,
+)
+from tests.conftest import EXAMPLE, at
+from veiligheid_flow import usecases
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+from veiligheid_flow.programme.models import PortfolioHolder
+
+
+def _parse(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def _load(app) -> None:
+    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor="test")
+
+
+def test_reminders_flow_writes_eml_once(app, settings):
+    _load(app)
+    # 2023-10-02 has no reminder lead day in the example (leads fall on 29-09 and 06-10);
+    # 2023-10-10 has two (due 10-10 on the day, due 24-10 ten working days ahead).
+    assert reminders_flow(now="2023-10-02T08:05")["enqueued"] == 0
+    result = reminders_flow(now="2023-10-10T08:05")
+    files = sorted(settings.mail_dir.glob("*.eml"))
+    assert files, result
+    assert result["enqueued"] == result["sent"] == len(files)
+    with app.sessions() as session:
+        rows = {r.file_name: r for r in session.scalars(select(OutboxMessage))}
+    assert {r.status for r in rows.values()} == {OutboxStatus.SENT}
+    for path in files:
+        msg = _parse(path)
+        row = rows[path.name]
+        assert row.kind == "reminder"
+        assert msg["To"].addresses[0].addr_spec == row.recipient
+        assert msg["Message-ID"] == row.message_id
+        calendars = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+        assert len(calendars) == 1
+        cal = Calendar.from_ical(calendars[0].get_payload(decode=True))
+        assert list(cal.walk("VEVENT"))
+
+    again = reminders_flow(now="2023-10-10T08:05")
+    assert again["enqueued"] == 0 and again["sent"] == 0
+    later = reminders_flow(now="2023-10-10T15:00")
+    assert later["enqueued"] == 0
+    assert sorted(settings.mail_dir.glob("*.eml")) == files
+
+
+def test_weekly_digest_flow_one_per_holder(app, settings):
+    _load(app)
+    result = weekly_digest_flow(now="2023-10-02T08:05")  # a Monday
+    files = sorted(settings.mail_dir.glob("*.eml"))
+    with app.sessions() as session:
+        holders = set(session.scalars(select(PortfolioHolder.email)))
+    recipients = [_parse(p)["To"].addresses[0].addr_spec for p in files]
+    assert sorted(recipients) == sorted(holders)
+    assert result["sent"] == len(holders)
+    assert weekly_digest_flow(now="2023-10-03T08:05")["enqueued"] == 0  # Tuesday: same week
+
+
+def test_outbox_dispatch_flow_with_empty_outbox(app, settings):
+    assert outbox_dispatch_flow(now="2023-10-02T08:05")["sent"] == 0
+
+
+def test_emit_crisis_event_needs_api_url(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert emit_crisis_event(42, "declared") is False
