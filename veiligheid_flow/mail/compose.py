@@ -188,8 +188,10 @@ def _escalated_since(session: Session, since: date, now: datetime) -> set[int]:
     start = datetime.combine(since + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
     rows = audit.entries(session=session, object_type="task", action="task.decision", since=start)
     return {
-        int(row.object_id) for row in rows
-        if row.at <= now and "VERANTW-ESCALATIE" in (row.rule_ids or [])
+        int(row.object_id)
+        for row in rows
+        if row.at <= now
+        and "VERANTW-ESCALATIE" in (row.rule_ids or [])
         and "responsible_id" in (row.after or {})
     }
 

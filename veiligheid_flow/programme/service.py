@@ -334,19 +334,6 @@ def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
         ctx.audit("theme.budget", "theme", theme.id, {"budget": current}, {"budget": wanted})
 
 
-TASK_FIELDS = (
-    "title",
-    "statutory",
-    "legal_basis",
-    "owner_id",
-    "backup_id",
-    "planned_due",
-    "effort_hours",
-    "council_item_id",
-    "theme_id",
-)
-
-
 def _sync_tasks(
     ctx: _Ctx,
     programme: Programme,

@@ -116,16 +116,11 @@ def compare(op: Op, left: Any, right: Any) -> bool:
 
 def facts_of(cond: Condition) -> list[str]:
     """Fact names a condition reads, in order of appearance."""
-    if isinstance(cond, All):
-        return [f for c in cond.all for f in facts_of(c)]
-    if isinstance(cond, AnyOf):
-        return [f for c in cond.any for f in facts_of(c)]
-    if isinstance(cond, Not):
-        return facts_of(cond.not_)
-    return [cond.fact]
+    return [comp.fact for comp in compares(cond)]
 
 
 def compares(cond: Condition) -> list[Compare]:
+    """The comparisons of a condition, in order of appearance."""
     if isinstance(cond, All):
         return [x for c in cond.all for x in compares(c)]
     if isinstance(cond, AnyOf):
