@@ -19,6 +19,7 @@ from veiligheid_flow.cli_support import (
     default_actor,
     friendly_errors,
     now_from,
+    parse_day,
     print_json,
 )
 from veiligheid_flow.tasks import service as task_service
@@ -95,8 +96,8 @@ def list_tasks(
         theme=theme,
         status=tuple(status or ()),
         statutory=statutory,
-        due_after=_date(due_after, "--due-after"),
-        due_before=_date(due_before, "--due-before"),
+        due_after=parse_day(due_after, "--due-after") if due_after else None,
+        due_before=parse_day(due_before, "--due-before") if due_before else None,
         programme=programme,
         include_closed=all_,
     )
@@ -131,15 +132,6 @@ def _print_week(monday: date, tasks: list, as_json: bool) -> None:
             f"Geen open taken in de week van {monday:%d-%m-%Y}. "
             "Kijk met --now naar een andere datum, bv. --now 2023-10-02."
         )
-
-
-def _date(value: str | None, flag: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
 
 
 def _transition(to: TaskStatus, task_id: int, by: str, note: str | None, now: str | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from veiligheid_flow.cli_support import (
     default_actor,
     friendly_errors,
     now_from,
+    parse_day,
     print_json,
 )
 from veiligheid_flow.rules.facts import FACTS
@@ -42,13 +42,6 @@ def _impact(title: str, impact: usecases.Impact) -> None:
         f"{resumed} hervat, {handed} andere verantwoordelijke, {moved} nieuwe deadline, "
         f"{at_risk} met termijnagenda in gevaar."
     )
-
-
-def _day(value: str, flag: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
 
 
 @crisis_app.command("declare")
@@ -119,8 +112,8 @@ def absence_add(
         impact = usecases.add_absence(
             ctx,
             person,
-            start=_day(from_, "--from"),
-            end=_day(to, "--to"),
+            start=parse_day(from_, "--from"),
+            end=parse_day(to, "--to"),
             by=by or default_actor(),
             now=now_from(now),
             reason=reason,
@@ -182,7 +175,7 @@ def case_open(
         impact = usecases.open_case(
             ctx,
             case_type,
-            event_day=_day(on, "--on"),
+            event_day=parse_day(on, "--on"),
             by=by or default_actor(),
             now=now_from(now),
             reference=ref,

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
@@ -36,6 +36,14 @@ def now_from(value: str | None) -> datetime:
         return parse_now(value, system_now=datetime.now(UTC))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--now") from None
+
+
+def parse_day(value: str, flag: str) -> date:
+    """A JJJJ-MM-DD option value, or a clear error naming the option."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
 
 
 def default_actor() -> str:
