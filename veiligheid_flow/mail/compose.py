@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,10 +50,16 @@ class _Ctx:
     def today(self) -> date:
         return local_date(self.now)
 
+    @cached_property
     def municipality(self) -> str:
         return (
             self.session.scalar(select(Programme.municipality).order_by(Programme.id.desc())) or ""
         )
+
+    def lead_day(self, deadline: date, working_days: int) -> date:
+        """The working day `working_days` before `deadline` (the deadline itself, or the working
+        day before it, for 0)."""
+        return self.calendar.on_or_before(self.calendar.add_working_days(deadline, -working_days))
 
     def name(self, email: str) -> str:
         person = self.session.scalar(select(Person.name).where(Person.email == email).limit(1))
@@ -89,10 +96,8 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
         if task.paused:
             continue
         lead_days = {
-            ctx.calendar.add_working_days(task.due_date, -n)
-            for n in book.settings.reminder_lead_working_days
+            ctx.lead_day(task.due_date, n) for n in book.settings.reminder_lead_working_days
         }
-        lead_days = {ctx.calendar.on_or_before(d) for d in lead_days}
         if any(since < d <= ctx.today for d in lead_days):
             by_person[task.responsible.email].append(task_dict(task))
     drafts = []
@@ -101,7 +106,7 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
             "reminder",
             name=ctx.name(email),
             tasks=tasks,
-            municipality=ctx.municipality(),
+            municipality=ctx.municipality,
             heading="Herinnering: je taken",
             subject="Herinnering",
         )
@@ -145,7 +150,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             name=ctx.name(email),
             tasks=tasks,
             escalate_after=None,
-            municipality=ctx.municipality(),
+            municipality=ctx.municipality,
             heading="Over de deadline",
             subject="Te laat",
         )
@@ -166,7 +171,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             "escalation",
             name=ctx.name(email),
             tasks=tasks,
-            municipality=ctx.municipality(),
+            municipality=ctx.municipality,
             heading="Escalatie naar achtervang",
             subject="Escalatie",
         )
@@ -203,10 +208,7 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
     items = session.scalars(select(CouncilItem).where(CouncilItem.active.is_(True)))
     for item in items:
         for lead in book.settings.council_alert_lead_working_days:
-            day = ctx.calendar.on_or_before(
-                ctx.calendar.add_working_days(item.submission_deadline, -lead)
-            )
-            if not since < day <= ctx.today:
+            if not since < ctx.lead_day(item.submission_deadline, lead) <= ctx.today:
                 continue
             linked = [t for t in tasks if t.council_item_id == item.id]
             at_risk = any("council_at_risk" in t.flags for t in linked)
@@ -224,7 +226,7 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
                     tasks=data,
                     at_risk=at_risk,
                     holder=item.holder.name,
-                    municipality=ctx.municipality(),
+                    municipality=ctx.municipality,
                     heading=f"Termijnagenda: {item.subject}",
                     subject="Termijnagenda",
                 )
@@ -301,7 +303,7 @@ def crisis_notices(
             crisis=crisis,
             ended=ended,
             changes=rows,
-            municipality=ctx.municipality(),
+            municipality=ctx.municipality,
             heading=("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title,
             subject="Crisis",
         )
@@ -438,7 +440,7 @@ def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft
         themes=progress,
         council_items=council,
         budget=budget,
-        municipality=ctx.municipality(),
+        municipality=ctx.municipality,
         heading=f"Weekoverzicht veiligheid, week {week.week}",
         subject="Digest",
     )
