@@ -279,12 +279,7 @@ def capacity_forecast(app: App, *, now: datetime, weeks: int, crisis_days: int =
         days = [today + timedelta(days=n) for n in range(weeks * 7 + 7)]
         for email in people:
             unavailable[email] = {
-                d
-                for d in days
-                if any(start <= d <= end for start, end in world.absences.get(email, ()))
-                or any(
-                    email in c.staff and c.start <= d <= (c.expected_end or d) for c in world.crises
-                )
+                d for d in days if world.absent(email, d) or world.on_crisis_duty(email, d)
             }
         if crisis_days:
             hypothetical = {calendar.add_working_days(today, n) for n in range(crisis_days)}

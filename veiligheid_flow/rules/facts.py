@@ -119,11 +119,16 @@ class World:
     crises: tuple[CrisisFacts, ...] = ()  # active ones
     absences: dict[str, tuple[tuple[date, date], ...]] = field(default_factory=dict)
 
-    def absent(self, email: str) -> bool:
-        return any(start <= self.today <= end for start, end in self.absences.get(email, ()))
+    def absent(self, email: str, day: date | None = None) -> bool:
+        day = day or self.today
+        return any(start <= day <= end for start, end in self.absences.get(email, ()))
 
-    def on_crisis_duty(self, email: str) -> bool:
-        return any(email in crisis.staff for crisis in self.crises)
+    def on_crisis_duty(self, email: str, day: date | None = None) -> bool:
+        """Today: any active crisis names them. A later day: until the crisis's expected end."""
+        return any(
+            email in crisis.staff and (day is None or day <= (crisis.expected_end or day))
+            for crisis in self.crises
+        )
 
 
 def task_facts(task: TaskSnapshot, world: World) -> dict[str, Any]:
