@@ -194,12 +194,47 @@ def _validation_error(data: dict[str, Any]) -> None:
     data["themes"][2]["activities"][1]["owner"] = "NIEMAND"  # ... next to an error
 
 
+REFUSED_CODE = "Z99"
+
+
 def _database_error(data: dict[str, Any]) -> None:
-    # Valid changes that the loader writes first, then a theme whose budget lines collide in
-    # the database (the validator does not see it; see the xfail test below).
+    # Valid changes that the loader writes first, then a new activity that the database refuses
+    # (a trigger installed by the test), so the failure happens halfway through the writes.
     data["people"][0]["name"] = "Anna de Vries-Bakker"
     data["council_items"][0]["subject"] = "Fatbikes"
-    data["themes"][0]["budget"].append(dict(data["themes"][0]["budget"][0]))
+    new = dict(data["themes"][0]["activities"][-1], code=REFUSED_CODE, title="Nieuw")
+    data["themes"][0]["activities"].append(new)
+
+
+def refuse_activity(app: App, code: str) -> None:
+    """A real database error during the load: a trigger that aborts one activity insert."""
+    with app.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON activity "
+                f"WHEN NEW.code = '{code}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
+                f"IF NEW.code = '{code}' THEN RAISE EXCEPTION 'refused' "
+                "USING ERRCODE = 'integrity_constraint_violation'; END IF; RETURN NEW; END "
+                "$$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON activity "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+
+
+def allow_activity(app: App) -> None:
+    with app.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "DROP TRIGGER IF EXISTS refuse"
+            + ("" if conn.dialect.name == "sqlite" else " ON activity")
+        )
+        if conn.dialect.name != "sqlite":
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS refuse()")
 
 
 @pytest.mark.parametrize("make_error", [_validation_error, _database_error])
@@ -209,9 +244,16 @@ def test_a_failed_load_leaves_every_table_unchanged(app, tmp_path, make_error):
     data = example()
     make_error(data)
     path = dump(tmp_path, data)
+    expected = InputInvalid
+    if make_error is _database_error:
+        refuse_activity(app, REFUSED_CODE)
+        expected = IntegrityError
 
-    with pytest.raises((InputInvalid, IntegrityError)):
-        load(app, path, now="2023-10-02T09:00", actor="editor")
+    try:
+        with pytest.raises(expected):
+            load(app, path, now="2023-10-02T09:00", actor="editor")
+    finally:
+        allow_activity(app)
 
     assert snapshot(app) == before
     assert len(before["task"]) == 211 and before["audit_entry"]
@@ -428,37 +470,7 @@ def _sub_daily_rrule(data: dict[str, Any]) -> None:
     data["themes"][2]["activities"][5]["repeat"] = {"rrule": "FREQ=DAILY;BYHOUR=8,14"}
 
 
-def _loads_or_rejected(why: str):
-    return pytest.mark.xfail(raises=IntegrityError, strict=True, reason=why)
-
-
-@pytest.mark.parametrize(
-    "make_file",
-    [
-        pytest.param(
-            _duplicate_budget_line,
-            marks=_loads_or_rejected(
-                "validation accepts two budget lines with the same year and description; the "
-                "load then fails on UNIQUE(budget_line.theme_id, year, description)"
-            ),
-        ),
-        pytest.param(
-            _duplicate_holder,
-            marks=_loads_or_rejected(
-                "validation accepts 'holders: [BM, BM]'; the load then fails on the primary "
-                "key of theme_holder"
-            ),
-        ),
-        pytest.param(
-            _sub_daily_rrule,
-            marks=_loads_or_rejected(
-                "validation accepts a sub-daily RRULE; expand.nominal_dates then yields the same "
-                "date twice and the load fails on UNIQUE(task.programme_id, activity_id, "
-                "occurrence_key)"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("make_file", [_duplicate_budget_line, _duplicate_holder, _sub_daily_rrule])
 def test_a_file_that_passes_validation_can_be_loaded(app, tmp_path, make_file):
     data = example()
     make_file(data)

@@ -241,20 +241,28 @@ def test_invalid_email_is_reported_at_the_person(tmp_path):
     assert "ongeldig e-mailadres 'b.jansen-at-example.nl'" in email[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "loader._valid_parts drops a person whose email is invalid before the cross-checks, "
-        "so every reference to that person is also reported as \"onbekende persoon 'OOV2' "
-        "(niet in 'people')\" although OOV2 is in 'people'"
-    ),
-)
 def test_invalid_email_gives_no_false_unknown_person_errors(tmp_path):
     data = example()
     data["people"][1]["email"] = "b.jansen-at-example.nl"
     path, _ = dump(tmp_path, data)
 
     assert [p.path for p in problems(path)] == ["people[1].email"]
+
+
+def test_duplicate_holder_and_budget_line_are_reported(tmp_path):
+    data = example()
+    theme = data["themes"][0]
+    holder = theme["holders"][0]
+    theme["holders"] = [holder, holder]
+    theme["budget"].append(dict(theme["budget"][0]))
+    path, _ = dump(tmp_path, data)
+
+    found = {p.path: p.message for p in problems(path)}
+
+    last = len(theme["budget"]) - 1
+    assert set(found) == {"themes[0].holders[1]", f"themes[0].budget[{last}]"}
+    assert f"portefeuillehouder '{holder}' staat er twee keer" in found["themes[0].holders[1]"]
+    assert "staat er twee keer" in found[f"themes[0].budget[{last}]"]
 
 
 def test_yaml_syntax_error_gives_the_line_of_the_error(tmp_path):

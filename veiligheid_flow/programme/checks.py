@@ -33,6 +33,10 @@ class IndexedProgramme:
     themes: list[tuple[int, ThemeSpec, list[tuple[int, ActivitySpec]]]] = field(
         default_factory=list
     )
+    # Ids present in the file even where the item itself is invalid (no false "unknown" errors).
+    person_ids: set[str] = field(default_factory=set)
+    holder_ids: set[str] = field(default_factory=set)
+    item_codes: set[str] = field(default_factory=set)
 
 
 def check(doc: IndexedProgramme, known_case_types: Collection[str] | None) -> list[Finding]:
@@ -75,9 +79,9 @@ def _duplicates(doc: IndexedProgramme) -> Iterator[Finding]:
 def _references(
     doc: IndexedProgramme, known_case_types: Collection[str] | None
 ) -> Iterator[Finding]:
-    people = {p.id for _, p in doc.people}
-    holders = {h.id for _, h in doc.holders}
-    items = {c.code for _, c in doc.council_items}
+    people = doc.person_ids | {p.id for _, p in doc.people}
+    holders = doc.holder_ids | {h.id for _, h in doc.holders}
+    items = doc.item_codes | {c.code for _, c in doc.council_items}
 
     def person(path: PathParts, key: str | None) -> Iterator[Finding]:
         if key is not None and key not in people:
@@ -95,6 +99,15 @@ def _references(
         for k, holder in enumerate(theme.holders):
             if holder not in holders:
                 yield (*base, "holders", k), f"onbekende portefeuillehouder '{holder}'"
+            elif holder in theme.holders[:k]:
+                yield (*base, "holders", k), f"portefeuillehouder '{holder}' staat er twee keer"
+        seen_budget: set[tuple[int, str]] = set()
+        for k, line in enumerate(theme.budget):
+            if (line.year, line.description) in seen_budget:
+                yield (*base, "budget", k), (
+                    f"begrotingsregel {line.year} '{line.description}' staat er twee keer"
+                )
+            seen_budget.add((line.year, line.description))
         for j, act in activities:
             path: PathParts = (*base, "activities", j)
             yield from person((*path, "owner"), act.owner)

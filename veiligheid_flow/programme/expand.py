@@ -35,12 +35,13 @@ def nominal_dates(rule: Recurrence, start: date, end: date) -> list[date]:
     if rule.rrule is not None:
         parsed = rrulestr(rule.rrule, dtstart=datetime.combine(start, datetime.min.time()))
         stop = datetime.combine(end, datetime.max.time())
-        return [
+        # A sub-daily rule gives one task per day: occurrences are keyed by date.
+        return sorted({
             moment.date()
             for moment in parsed.between(
                 datetime.combine(start, datetime.min.time()), stop, inc=True
             )
-        ]
+        })
     if rule.every == "year":
         days = [
             date(year, int(md[:2]), int(md[3:]))

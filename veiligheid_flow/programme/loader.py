@@ -69,6 +69,9 @@ def _valid_parts(data: Any) -> IndexedProgramme:
     doc.holders = _many(HolderSpec, data.get("portfolio_holders"))
     doc.meetings = _many(CouncilMeetingSpec, data.get("council_meetings"))
     doc.council_items = _many(CouncilItemSpec, data.get("council_items"))
+    doc.person_ids = _raw_ids(data.get("people"), "id")
+    doc.holder_ids = _raw_ids(data.get("portfolio_holders"), "id")
+    doc.item_codes = _raw_ids(data.get("council_items"), "code")
     for i, raw in enumerate(data.get("themes") or []):
         if not isinstance(raw, dict):
             continue
@@ -89,6 +92,13 @@ def _many(model: type[M], raw: Any) -> list[tuple[int, M]]:
     if not isinstance(raw, list):
         return []
     return [(i, item) for i, value in enumerate(raw) if (item := _one(model, value)) is not None]
+
+
+def _raw_ids(raw: Any, key: str) -> set[str]:
+    """The ids a list declares, read before validation."""
+    if not isinstance(raw, list):
+        return set()
+    return {str(item[key]) for item in raw if isinstance(item, dict) and key in item}
 
 
 def _empty_recurrences(spec: ProgrammeFile) -> list[tuple[PathParts, str]]:
