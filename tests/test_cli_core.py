@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from click.testing import Result
 from sqlalchemy import func, select
@@ -95,14 +94,6 @@ def test_validate_reports_every_problem_as_file_line_column_path_message(
     assert "onbekende persoon 'NIEMAND'" in found[1]["msg"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cli_support.friendly_errors prints each problem with rich's err_console.print, which "
-        "wraps at the console width (80 columns when not a terminal), so a "
-        "'file:line:col: path: message' line is split over several lines"
-    ),
-)
 def test_validate_keeps_each_problem_on_one_line_in_an_80_column_console(
     settings, tmp_path, monkeypatch
 ):

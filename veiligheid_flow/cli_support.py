@@ -68,7 +68,7 @@ def friendly_errors(func: F) -> F:
                 f"[red]{len(exc.problems)} fout(en) gevonden; er is niets gewijzigd:[/]"
             )
             for problem in exc.problems:
-                err_console.print(str(problem), markup=False, highlight=False)
+                err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except DomainError as exc:
             err_console.print(f"[red]Fout:[/] {exc}", highlight=False)
