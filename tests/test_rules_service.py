@@ -436,11 +436,6 @@ def test_forecast_rows_per_person_and_week_and_a_miss_under_a_15_day_crisis(app:
     assert miss.finished_week > miss.task.due
 
 
-@pytest.mark.xfail(
-    reason="rules.forecast.forecast reports every task not finished within the horizon as a "
-    "miss, even when its deadline lies beyond the horizon",
-    strict=True,
-)
 def test_forecast_does_not_call_a_deadline_beyond_the_horizon_missed() -> None:
     today = date(2023, 9, 18)
     tasks = [

@@ -74,7 +74,8 @@ def forecast(
             rows.append(WeekLoad(person, start, round(capacity, 1), round(load, 1)))
         for task in own:
             done = finish.get(task.id)
-            if done is None or done > task.due:
+            # Unfinished at the horizon is a miss only when the deadline lies inside it.
+            if (done is None and task.due < end) or (done is not None and done > task.due):
                 misses.append(Miss(task, done and done - timedelta(days=done.weekday())))
     return rows, misses
 
