@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
@@ -255,12 +254,6 @@ def test_after_the_crisis_resumed_tasks_shift_by_ten_working_days(app: App) -> N
     assert fatbikes["due_date"] == date(2023, 10, 27)
 
 
-@pytest.mark.xfail(
-    reason="task.overdue_working_days is computed from planned_due, not from the due date "
-    "shifted after the crisis (rules/facts.py task_facts): 'Week van de Veiligheid' gets "
-    "due 13-10 yet is flagged overdue and escalated to its backup on 13-10",
-    strict=True,
-)
 def test_resumed_task_due_today_after_shift_is_not_overdue(app: App) -> None:
     scenario = start(app)
     usecases.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))

@@ -324,12 +324,6 @@ def test_shift_past_programme_end_is_flagged(book: RuleBook) -> None:
     assert "past_programme_end" not in on_time.flags
 
 
-@pytest.mark.xfail(
-    reason="facts.task_facts computes task.overdue_working_days from planned_due, not from the "
-    "due date shifted after a crisis: a resumed task is flagged overdue and escalated although "
-    "its (shifted) deadline has not passed",
-    strict=True,
-)
 def test_resumed_task_is_judged_against_its_shifted_deadline(book: RuleBook) -> None:
     # Planned 29 Sept, paused 2..13 Oct: the deadline moves to 13 Oct, which is today.
     task = snap(

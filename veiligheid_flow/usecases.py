@@ -17,7 +17,7 @@ from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
 from veiligheid_flow.programme.models import Person
 from veiligheid_flow.programme.service import LoadReport, load_programme
 from veiligheid_flow.rules import service as rules_service
-from veiligheid_flow.rules.facts import task_facts
+from veiligheid_flow.rules.engine import facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
 from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.tasks import service as task_service
@@ -262,7 +262,7 @@ def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
             "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
             "steps": task.decision.get("steps", []),
             "paused_by": task.decision.get("paused_by", []),
-            "facts": task_facts(snaps.of(task), world),
+            "facts": facts_for(snaps.of(task), world, rulebook(app)),
         }
 
 

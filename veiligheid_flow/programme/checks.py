@@ -104,8 +104,9 @@ def _references(
         seen_budget: set[tuple[int, str]] = set()
         for k, line in enumerate(theme.budget):
             if (line.year, line.description) in seen_budget:
-                yield (*base, "budget", k), (
-                    f"begrotingsregel {line.year} '{line.description}' staat er twee keer"
+                yield (
+                    (*base, "budget", k),
+                    (f"begrotingsregel {line.year} '{line.description}' staat er twee keer"),
                 )
             seen_budget.add((line.year, line.description))
         for j, act in activities:

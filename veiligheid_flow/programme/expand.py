@@ -36,12 +36,14 @@ def nominal_dates(rule: Recurrence, start: date, end: date) -> list[date]:
         parsed = rrulestr(rule.rrule, dtstart=datetime.combine(start, datetime.min.time()))
         stop = datetime.combine(end, datetime.max.time())
         # A sub-daily rule gives one task per day: occurrences are keyed by date.
-        return sorted({
-            moment.date()
-            for moment in parsed.between(
-                datetime.combine(start, datetime.min.time()), stop, inc=True
-            )
-        })
+        return sorted(
+            {
+                moment.date()
+                for moment in parsed.between(
+                    datetime.combine(start, datetime.min.time()), stop, inc=True
+                )
+            }
+        )
     if rule.every == "year":
         days = [
             date(year, int(md[:2]), int(md[3:]))

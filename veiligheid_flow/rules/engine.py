@@ -54,8 +54,15 @@ def _first(book: RuleBook, table: str, facts: dict[str, Any]) -> tuple[Rule | No
     return None, None
 
 
+def facts_for(task: TaskSnapshot, world: World, book: RuleBook) -> dict[str, Any]:
+    """The facts the rules read for a task, judged against its (crisis-shifted) due date."""
+    due, _ = _shifted_due(task, world, book)
+    return task_facts(task, world, due)
+
+
 def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
-    facts = task_facts(task, world)
+    due, shift_step = _shifted_due(task, world, book)
+    facts = task_facts(task, world, due)
     steps: list[Step] = []
 
     if task.override is not None:
@@ -91,7 +98,6 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
     paused_by = tuple(sorted(c.id for c in world.crises if c.touches(task))) if paused else ()
     facts["decision.paused"] = paused
 
-    due, shift_step = _shifted_due(task, world, book)
     steps += [shift_step] if shift_step else []
     facts["decision.past_programme_end"] = due > task.programme_end
 

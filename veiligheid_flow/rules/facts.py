@@ -18,7 +18,10 @@ FACTS: dict[str, tuple[FactType, str]] = {
     "task.kind": ("str", "soort activiteit: deliver of monitor"),
     "task.effort_hours": ("float", "geraamde uren"),
     "task.handed_over": ("bool", "handmatig overgedragen aan de achtervang"),
-    "task.working_days_to_due": ("int", "werkdagen tot de geplande deadline (negatief: te laat)"),
+    "task.working_days_to_due": (
+        "int",
+        "werkdagen tot de deadline, na verschuiving door crises (negatief: te laat)",
+    ),
     "task.overdue_working_days": ("int", "werkdagen over de deadline heen (0 als op tijd)"),
     "theme.code": ("str", "code van het thema"),
     "theme.kind": ("str", "district, local of other"),
@@ -131,9 +134,10 @@ class World:
         )
 
 
-def task_facts(task: TaskSnapshot, world: World) -> dict[str, Any]:
+def task_facts(task: TaskSnapshot, world: World, due: date | None = None) -> dict[str, Any]:
+    """Facts of a task; `due` is its current due date (after crisis shifts), default planned."""
     cal, today = world.calendar, world.today
-    to_due = cal.working_days_between(today, task.planned_due)
+    to_due = cal.working_days_between(today, due or task.planned_due)
     touching = [c for c in world.crises if c.touches(task)]
     deadline = task.council_deadline
     facts: dict[str, Any] = {
