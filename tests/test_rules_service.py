@@ -462,12 +462,6 @@ def test_themes_have_holders_for_priority(app: App) -> None:
         assert {h.key for h in theme.holders} == {"WV", "BM"}
 
 
-@pytest.mark.xfail(
-    reason="rules.service.Snapshots counts an ended pause from the crisis declaration "
-    "(Crisis.declared_at) for every task in TaskPause; a task that entered the scope later "
-    "(crisis update) is shifted by the whole crisis, not by the days it lay still",
-    strict=True,
-)
 def test_task_added_to_the_scope_later_shifts_by_its_own_pause_only(app: App) -> None:
     load(app)
     cal = calendar(app)

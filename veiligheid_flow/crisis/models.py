@@ -27,12 +27,16 @@ class Crisis(Base):
 
 
 class TaskPause(Base):
-    """That a crisis paused a task: the due-date shift after the crisis is derived from it."""
+    """A period in which a crisis paused a task (from `since` to `until`, both inclusive; open
+    while `until` is empty). The due-date shift after a crisis is derived from these."""
 
-    __tablename__ = "task_pause"
+    __tablename__ = "task_pause_period"
 
-    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), primary_key=True)
-    crisis_id: Mapped[int] = mapped_column(ForeignKey("crisis.id"), primary_key=True, index=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    crisis_id: Mapped[int] = mapped_column(ForeignKey("crisis.id"), index=True)
+    since: Mapped[date] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date)
 
 
 class Absence(Base):

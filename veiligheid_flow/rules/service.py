@@ -92,22 +92,10 @@ class Snapshots:
                 .order_by(PriorityOverride.id)
             )
         }
-        self.ended: dict[int, list[tuple[int, Any, Any]]] = defaultdict(list)
-        rows = session.execute(
-            select(TaskPause.task_id, Crisis)
-            .join(Crisis, Crisis.id == TaskPause.crisis_id)
-            .where(Crisis.ended_at.is_not(None), Crisis.ended_at <= now)
-        )
-        for task_id, crisis in rows:
-            self.ended[task_id].append(
-                (crisis.id, local_date(crisis.declared_at), local_date(crisis.ended_at))
-            )
-        self.paused_pairs: set[tuple[int, int]] = {
-            (task_id, crisis_id)
-            for task_id, crisis_id in session.execute(
-                select(TaskPause.task_id, TaskPause.crisis_id)
-            )
-        }
+        self.pauses: dict[int, list[TaskPause]] = defaultdict(list)
+        for pause in session.scalars(select(TaskPause).order_by(TaskPause.id)):
+            self.pauses[pause.task_id].append(pause)
+        self.crises = {c.id: c for c in session.scalars(select(Crisis))}
 
     def calendar(self, programme_id: int) -> WorkCalendar:
         days = self.programmes[programme_id].non_working_days
@@ -132,7 +120,13 @@ class Snapshots:
             council_item=item.code if item else None,
             council_deadline=item.submission_deadline if item else None,
             override=self.overrides.get(task.id),
-            ended_pauses=tuple(sorted(self.ended.get(task.id, ()))),
+            ended_pauses=tuple(
+                sorted(
+                    (p.crisis_id, p.since, p.until)
+                    for p in self.pauses.get(task.id, ())
+                    if p.until is not None
+                )
+            ),
         )
 
 
@@ -161,11 +155,10 @@ def evaluate(
         if task.programme_id not in worlds:
             worlds[task.programme_id] = build_world(session, now, snaps.calendar(task.programme_id))
         decision = decide(snaps.of(task), worlds[task.programme_id], book)
+        if _record_pauses(session, snaps, task.id, decision.paused_by, now):
+            # A pause just ended: decide again so the due-date shift applies at once.
+            decision = decide(snaps.of(task), worlds[task.programme_id], book)
         report.evaluated += 1
-        for crisis_id in decision.paused_by:
-            if (task.id, crisis_id) not in snaps.paused_pairs:
-                session.add(TaskPause(task_id=task.id, crisis_id=crisis_id))
-                snaps.paused_pairs.add((task.id, crisis_id))
         change = _apply(task, decision)
         if change:
             report.changes.append(change)
@@ -185,6 +178,29 @@ def evaluate(
             )
     session.flush()
     return report
+
+
+def _record_pauses(
+    session: Session, snaps: Snapshots, task_id: int, paused_by: tuple[int, ...], now: datetime
+) -> bool:
+    """Open a pause period per crisis that pauses the task now; close the others. Returns
+    whether a period was closed."""
+    today = local_date(now)
+    closed = False
+    periods = snaps.pauses[task_id]
+    for pause in periods:
+        if pause.until is None and pause.crisis_id not in paused_by:
+            crisis = snaps.crises[pause.crisis_id]
+            ended = crisis.ended_at is not None and crisis.ended_at <= now
+            pause.until = max(pause.since, local_date(crisis.ended_at) if ended else today)
+            closed = True
+    open_crises = {p.crisis_id for p in periods if p.until is None}
+    for crisis_id in paused_by:
+        if crisis_id not in open_crises:
+            pause = TaskPause(task_id=task_id, crisis_id=crisis_id, since=today, until=None)
+            session.add(pause)
+            periods.append(pause)
+    return closed
 
 
 def _apply(task: Task, decision: Decision) -> Change | None:
