@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.bootstrap import App
@@ -17,6 +18,7 @@ from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import DispatchReport, dispatch
 from veiligheid_flow.mail.models import JobRun
 from veiligheid_flow.mail.transport import make_transport
+from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.workdays import WorkCalendar
@@ -93,11 +95,19 @@ class JobResult:
 def run_job(app: App, job: Job, *, now: datetime, book: RuleBook | None = None) -> JobResult:
     """Run one job for its due slot, once: decisions, messages and the slot in one transaction."""
     book = book or load_rulebook(app.settings.rules)
-    calendar = WorkCalendar()
-    slot = current_slot(job, app, now, calendar)
-    if slot is None:
+    try:
+        return _run_slot(app, job, now, book)
+    except IntegrityError:
+        # Another runner covered this slot at the same moment (same JobRun row or outbox key):
+        # its transaction won, ours rolled back whole. Nothing is lost or sent twice.
         return JobResult(job.name, None, 0)
+
+
+def _run_slot(app: App, job: Job, now: datetime, book: RuleBook) -> JobResult:
     with app.unit_of_work() as session:
+        slot = current_slot(job, app, now, municipal_calendar(session))
+        if slot is None:
+            return JobResult(job.name, None, 0)
         last = session.get(JobRun, job.name, with_for_update=True)
         if last is not None and last.last_slot >= slot.isoformat():
             return JobResult(job.name, None, 0)

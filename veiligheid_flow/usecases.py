@@ -15,7 +15,7 @@ from veiligheid_flow.crisis import service as crisis_service
 from veiligheid_flow.mail import compose
 from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
 from veiligheid_flow.programme.models import Person
-from veiligheid_flow.programme.service import LoadReport, load_programme
+from veiligheid_flow.programme.service import LoadReport, load_programme, municipal_calendar
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.engine import facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
@@ -24,7 +24,6 @@ from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.cases import open_case as open_case_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.tasks.views import task_dict
-from veiligheid_flow.workdays import WorkCalendar
 
 
 def rulebook(app: App) -> RuleBook:
@@ -138,8 +137,10 @@ def declare_crisis(
             now=now,
             themes=themes,
             staff=staff,
-            expected_days=expected_days or book.settings.default_crisis_days,
-            calendar=WorkCalendar(),
+            expected_days=(
+                book.settings.default_crisis_days if expected_days is None else expected_days
+            ),
+            calendar=municipal_calendar(session),
         )
 
     return _with_rules(app, now, action, crisis_event="declare")
@@ -273,7 +274,7 @@ def capacity_forecast(app: App, *, now: datetime, weeks: int, crisis_days: int =
     with app.sessions() as session:
         tasks = task_service.list_tasks(session=session)
         people = {p.email: p.hours_per_week for p in session.scalars(select(Person))}
-        calendar = WorkCalendar()
+        calendar = municipal_calendar(session)
         unavailable: dict[str, set[date]] = {}
         world = rules_service.build_world(session, now, calendar)
         days = [today + timedelta(days=n) for n in range(weeks * 7 + 7)]

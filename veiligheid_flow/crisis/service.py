@@ -58,6 +58,8 @@ def declare(
     expected_days: int,
     calendar: WorkCalendar,
 ) -> Crisis:
+    if expected_days < 1:
+        raise DomainError("de verwachte duur is minstens 1 werkdag")
     if not 0 <= grip <= 5:
         raise DomainError("GRIP-niveau moet tussen 0 en 5 liggen")
     if not title.strip() or "\n" in title:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
@@ -20,6 +20,7 @@ from veiligheid_flow.crisis.models import Crisis
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics, render
 from veiligheid_flow.programme.models import CouncilItem, Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules.service import Change
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.tasks import service as task_service
@@ -44,11 +45,14 @@ class Draft:
 class _Ctx:
     session: Session
     now: datetime
-    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     @property
     def today(self) -> date:
         return local_date(self.now)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return municipal_calendar(self.session)
 
     @cached_property
     def municipality(self) -> str:

@@ -203,6 +203,14 @@ def _sync_meetings(ctx: _Ctx, programme: Programme, spec: Any) -> None:
         )
 
 
+def municipal_calendar(session: Session) -> WorkCalendar:
+    """Working days of the municipality: public holidays plus every loaded programme's days off."""
+    days: set[date] = set()
+    for values in session.scalars(select(Programme.non_working_days)):
+        days.update(date.fromisoformat(d) for d in values)
+    return WorkCalendar(days)
+
+
 def submission_deadline(item: CouncilItemSpec, calendar: WorkCalendar, default_days: int) -> date:
     """Given, or N working days before the committee meeting."""
     if item.submission_deadline is not None:
