@@ -7,7 +7,6 @@ task never retries. Neither task is cached (`NO_CACHE`): both have side effects.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 from prefect import flow, task
@@ -100,20 +99,3 @@ def crisis_response_flow(crisis_id: str, now: str | None = None) -> dict[str, in
         return {"crisis_id": crisis_id, **dispatch_task(app, moment)}
     finally:
         app.close()
-
-
-def emit_crisis_event(crisis_id: int, event: str) -> bool:
-    """Emit `veiligheid.crisis.<event>` to the Prefect server, if one is configured.
-
-    Without PREFECT_API_URL nothing is emitted (so the CLI never starts a temporary server,
-    where the event would be lost anyway). Returns whether an event was emitted.
-    """
-    if not os.environ.get("PREFECT_API_URL"):
-        return False
-    from prefect.events import emit_event
-
-    emitted = emit_event(
-        event=f"veiligheid.crisis.{event}",
-        resource={"prefect.resource.id": f"veiligheid.crisis.{crisis_id}"},
-    )
-    return emitted is not None

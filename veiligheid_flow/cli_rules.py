@@ -19,6 +19,7 @@ from veiligheid_flow.cli_support import (
     parse_day,
     print_json,
 )
+from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.rules.facts import FACTS
 
 crisis_app = typer.Typer(no_args_is_help=True, help="Crises vastleggen, bijwerken en beëindigen.")
@@ -29,6 +30,12 @@ case_app = typer.Typer(no_args_is_help=True, help="Wettelijke zaken met een wett
 ByHolder = Annotated[str, typer.Option("--by", help="Portefeuillehouder: e-mail, id of titel.")]
 Themes = Annotated[list[str] | None, typer.Option("--theme", help="Themacode (herhaalbaar).")]
 Staff = Annotated[list[str] | None, typer.Option("--staff", help="Medewerker (herhaalbaar).")]
+
+
+def _announce(crisis_id: int, event: str) -> None:
+    """After the commit: tell a Prefect server, if configured, so crisis-response runs now."""
+    if emit_crisis_event(crisis_id, event):
+        console.print(f"Prefect-gebeurtenis veiligheid.crisis.{event} verstuurd.")
 
 
 def _impact(title: str, impact: usecases.Impact) -> None:
@@ -68,6 +75,7 @@ def crisis_declare(
             expected_days=expected_days,
         )
     _impact(f"Crisis {impact.subject_id} vastgelegd", impact)
+    _announce(impact.subject_id, "declared")
 
 
 @crisis_app.command("update")
@@ -86,6 +94,7 @@ def crisis_update(
             ctx, crisis_id, by=by, now=now_from(now), themes=theme, staff=staff, grip=grip
         )
     _impact(f"Crisis {crisis_id} bijgewerkt", impact)
+    _announce(crisis_id, "updated")
 
 
 @crisis_app.command("end")
@@ -95,6 +104,7 @@ def crisis_end(crisis_id: int, by: ByHolder, now: NowOption = None) -> None:
     with app_context() as ctx:
         impact = usecases.end_crisis(ctx, crisis_id, by=by, now=now_from(now))
     _impact(f"Crisis {crisis_id} beëindigd", impact)
+    _announce(crisis_id, "ended")
 
 
 @absence_app.command("add")

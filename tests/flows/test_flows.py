@@ -10,13 +10,13 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from flows.veiligheid_flows import (
-    emit_crisis_event,
     outbox_dispatch_flow,
     reminders_flow,
     weekly_digest_flow,
 )
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.programme.models import PortfolioHolder
 
@@ -78,3 +78,65 @@ def test_outbox_dispatch_flow_with_empty_outbox(app, settings):
 def test_emit_crisis_event_needs_api_url(monkeypatch):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     assert emit_crisis_event(42, "declared") is False
+
+
+def _crisis_events(more_than: int = -1) -> list[tuple[str, str]]:
+    """Events named veiligheid.crisis.* that the (harness) Prefect server has stored; waits
+    (up to 10 s) until there are more than `more_than`."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def read() -> list[tuple[str, str]]:
+        async with get_client() as client:
+            for _ in range(40):
+                response = await client._client.post(
+                    "/events/filter",
+                    json={
+                        "filter": {
+                            "event": {"prefix": ["veiligheid.crisis."]},
+                            "occurred": {"since": "2000-01-01T00:00:00Z"},
+                        }
+                    },
+                )
+                events = response.json().get("events") or []
+                if len(events) > more_than:
+                    return [(e["event"], e["resource"]["prefect.resource.id"]) for e in events]
+                await asyncio.sleep(0.25)
+        return [(e["event"], e["resource"]["prefect.resource.id"]) for e in events]
+
+    return asyncio.run(read())
+
+
+def test_crisis_declared_from_the_cli_reaches_the_prefect_server(app, monkeypatch):
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from veiligheid_flow.cli import app as cli
+
+    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor="test")
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    before = _crisis_events()
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "crisis",
+            "declare",
+            "Grote brand",
+            "--grip",
+            "2",
+            "--by",
+            "burgemeester",
+            "--theme",
+            "VEERKRACHTIGE_WIJKEN",
+            "--now",
+            "2023-10-02T10:00",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "veiligheid.crisis.declared" in result.output
+    after = _crisis_events(more_than=len(before))
+    assert len(after) == len(before) + 1
+    assert ("veiligheid.crisis.declared", "veiligheid.crisis.1") in after
