@@ -40,6 +40,15 @@ class Draft:
     cc: tuple[str, ...] = ()
     ics: str | None = None
 
+    def __post_init__(self) -> None:
+        # Defence in depth: input is validated at load, but a header must never carry a newline.
+        for value in (self.key, self.recipient, self.subject, *self.cc):
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"regeleinde in kop van bericht {self.key!r}")
+        for address in (self.recipient, *self.cc):
+            if "@" not in address:
+                raise ValueError(f"ongeldig adres {address!r} in bericht {self.key!r}")
+
 
 @dataclass
 class _Ctx:
@@ -346,8 +355,13 @@ def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft
     for task in mine:
         if not task.open:
             continue
+        escalated = any(
+            step["rule_id"] == "VERANTW-ESCALATIE" for step in task.decision.get("steps", [])
+        )
         for flag, label in labels.items():
             if flag in task.flags:
+                if flag == "overdue" and escalated:
+                    label = "Te laat, geëscaleerd naar achtervang"
                 exceptions.append(
                     {
                         "label": label,
@@ -448,10 +462,10 @@ def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft
         heading=f"Weekoverzicht veiligheid, week {week.week}",
         subject="Digest",
     )
-    subject = (
-        f"Weekoverzicht veiligheid week {week.week}: "
-        f"{len(exceptions) or 'niets'} punt(en) voor uw aandacht"
+    attention = (
+        f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
     )
+    subject = f"Weekoverzicht veiligheid week {week.week}: {attention}"
     return Draft(
         f"digest:{holder.email}:{week.year}-W{week.week:02d}",
         "digest",
