@@ -49,9 +49,18 @@ def run(now: NowOption = None) -> None:
     )
 
 
-def serve() -> None:
+def serve(
+    prefect: Annotated[
+        bool, typer.Option("--prefect", help="Voer de Prefect-flows uit (tijdelijke server).")
+    ] = False,
+) -> None:
     """Start de ingebouwde planner (APScheduler); stop met Ctrl-C."""
-    from veiligheid_flow.scheduler import build_scheduler, system_clock
+    from veiligheid_flow.scheduler import (
+        build_scheduler,
+        direct_runner,
+        prefect_runner,
+        system_clock,
+    )
 
     with app_context() as ctx:
         result = usecases.load(
@@ -61,7 +70,12 @@ def serve() -> None:
             f"Programma {result.report.programme_code} geladen; "
             f"berichten gaan naar {ctx.settings.smtp_host or ctx.settings.mail_dir}."
         )
-        scheduler = build_scheduler(ctx, system_clock, console.print)
+        if prefect:
+            console.print("Prefect starten (tijdelijke server)…")
+            runner = prefect_runner(ctx.settings.mail_dir.parent / "prefect")
+        else:
+            runner = direct_runner(ctx)
+        scheduler = build_scheduler(ctx, runner, system_clock, console.print)
         for job in scheduler.get_jobs():
             console.print(f"  {job.name}: {job.trigger}", markup=False, highlight=False)
         console.print("Planner draait; stop met Ctrl-C.")

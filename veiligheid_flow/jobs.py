@@ -61,12 +61,20 @@ JOBS: tuple[Job, ...] = (
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}
+DISPATCH_CRON = "*/5 * * * *"  # the outbox is also dispatched on its own, every five minutes
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def cron(job: Job, app: App) -> str:
-    """The job's schedule as a crontab line in Europe/Amsterdam."""
+    """The job's schedule as a crontab line in Europe/Amsterdam.
+
+    Weekdays are written as names: APScheduler 3 reads crontab day numbers with Monday = 0,
+    standard cron (and Prefect) with Sunday = 0; names mean the same to both.
+    """
     t = app.settings.send_time
-    days = str((app.settings.digest_weekday + 1) % 7) if job.weekly else "1-5"
+    days = WEEKDAYS[app.settings.digest_weekday] if job.weekly else "mon-fri"
     return f"{t.minute} {t.hour} * * {days}"
 
 

@@ -1,55 +1,89 @@
 """`veiligheid serve`: APScheduler runs the declared jobs on their cron in Europe/Amsterdam,
-with coalescing and a misfire grace so a laptop that slept catches up once."""
+with coalescing and a misfire grace so a laptop that slept catches up once.
+
+A runner does the work of one job: directly through the services (the default), or through
+the Prefect flows in `flows/` on Prefect's temporary server (`serve --prefect`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from veiligheid_flow.bootstrap import App
-from veiligheid_flow.jobs import JOBS, Job, cron, dispatch_outbox, run_job
+from veiligheid_flow.jobs import DISPATCH_CRON, JOBS, JOBS_BY_NAME, cron, dispatch_outbox, run_job
 
 MISFIRE_GRACE_SECONDS = 12 * 3600
+DISPATCH = "dispatch"
+
+Runner = Callable[[str, datetime], str]  # job name (or "dispatch") and moment -> a log line
+
+
+def direct_runner(app: App) -> Runner:
+    def run(name: str, now: datetime) -> str:
+        enqueued = run_job(app, JOBS_BY_NAME[name], now=now).enqueued if name != DISPATCH else 0
+        report = dispatch_outbox(app, now=now)
+        return (
+            f"{name}: {enqueued} bericht(en) klaargezet, {len(report.sent)} verstuurd, "
+            f"{len(report.failed)} mislukt"
+        )
+
+    return run
+
+
+def prefect_runner(prefect_home: Path) -> Runner:
+    """Run the Prefect flows on Prefect's temporary server (started here, in the main thread:
+    its start-up is not thread-safe)."""
+    quiet = {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "60",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    for key, value in quiet.items():
+        os.environ.setdefault(key, value)
+    from prefect.client.orchestration import get_client
+
+    from flows import veiligheid_flows as flows
+
+    with get_client(sync_client=True) as client:
+        client.hello()
+    by_name = {
+        "reminders": flows.reminders_flow,
+        "overdue": flows.overdue_flow,
+        "council_alerts": flows.council_alerts_flow,
+        "weekly_digest": flows.weekly_digest_flow,
+        DISPATCH: flows.outbox_dispatch_flow,
+    }
+
+    def run(name: str, now: datetime) -> str:
+        return f"{name}: {by_name[name](now=now.isoformat())}"
+
+    return run
 
 
 def build_scheduler(
-    app: App, clock: Callable[[], datetime], log: Callable[[str], None]
+    app: App, runner: Runner, clock: Callable[[], datetime], log: Callable[[str], None]
 ) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=app.settings.timezone)
     defaults = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1}
 
-    def job_runner(job: Job) -> Callable[[], None]:
-        def run() -> None:
-            now = clock()
-            result = run_job(app, job, now=now)
-            report = dispatch_outbox(app, now=now)
-            log(
-                f"{job.name}: {result.enqueued} bericht(en) klaargezet, "
-                f"{len(report.sent)} verstuurd"
-            )
+    def job(name: str) -> Callable[[], None]:
+        return lambda: log(runner(name, clock()))
 
-        return run
-
-    for job in JOBS:
-        trigger = CronTrigger.from_crontab(cron(job, app), timezone=app.settings.timezone)
-        scheduler.add_job(job_runner(job), trigger, id=job.name, name=job.description, **defaults)
-
-    def dispatch_only() -> None:
-        report = dispatch_outbox(app, now=clock())
-        if report.sent or report.failed:
-            log(f"outbox: {len(report.sent)} verstuurd, {len(report.failed)} mislukt")
-
-    scheduler.add_job(
-        dispatch_only,
-        CronTrigger.from_crontab("*/5 * * * *", timezone=app.settings.timezone),
-        id="dispatch",
-        name="Outbox versturen",
-        **defaults,
-    )
+    schedules = [(j.name, j.description, cron(j, app)) for j in JOBS]
+    schedules.append((DISPATCH, "Outbox versturen", DISPATCH_CRON))
+    for name, description, crontab in schedules:
+        trigger = CronTrigger.from_crontab(crontab, timezone=app.settings.timezone)
+        scheduler.add_job(job(name), trigger, id=name, name=description, **defaults)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return scheduler
 
