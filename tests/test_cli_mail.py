@@ -1,0 +1,85 @@
+"""CLI of the email side: run, outbox, retry, digest preview and the calendar feed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from click.testing import Result
+from icalendar import Calendar
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.conftest import EXAMPLE
+from veiligheid_flow.cli import app as cli
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+
+
+def run(*args: Any) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+def test_run_writes_eml_once_and_outbox_lists_them(app, settings):
+    assert run("load", EXAMPLE, "--now", "2023-09-29T09:00").exit_code == 0
+
+    first = run("run", "--now", "2023-10-10T08:05")
+    again = run("run", "--now", "2023-10-10T11:00")
+
+    assert first.exit_code == 0, first.output
+    assert "reminders:" in first.output
+    files = sorted(p.name for p in settings.mail_dir.glob("*.eml"))
+    listed = json.loads(run("outbox", "--status", "sent", "--json").stdout)
+    assert files and len(files) == len(listed)
+    assert {m["status"] for m in listed} == {"sent"}
+    assert "niet aan de beurt" in again.output
+    assert sorted(p.name for p in settings.mail_dir.glob("*.eml")) == files
+
+
+def test_outbox_retry_only_takes_failed_or_uncertain(app, settings):
+    assert run("load", EXAMPLE, "--now", "2023-09-29T09:00").exit_code == 0
+    assert run("run", "--now", "2023-10-10T08:05").exit_code == 0
+    with app.unit_of_work() as session:
+        row = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        row.status = OutboxStatus.FAILED
+        failed_id, other_id = row.id, row.id + 1
+
+    refused = run("outbox", "retry", other_id)
+    accepted = run("outbox", "retry", failed_id, "--now", "2023-10-10T09:00")
+
+    assert refused.exit_code == 1 and "alleen mislukte of onzekere" in refused.output
+    assert accepted.exit_code == 0
+    with app.sessions() as session:
+        assert session.get(OutboxMessage, failed_id).status == OutboxStatus.PENDING
+
+
+def test_digest_preview_writes_html_and_sends_nothing(app, settings, tmp_path):
+    assert run("load", EXAMPLE, "--now", "2023-09-29T09:00").exit_code == 0
+    target = tmp_path / "digest.html"
+
+    result = run(
+        "digest", "--holder", "burgemeester", "--html", target, "--now", "2023-10-09T08:05"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Weekoverzicht veiligheid week 41" in result.output
+    assert target.read_text().startswith("<!doctype html>")
+    with app.sessions() as session:
+        assert session.scalars(select(OutboxMessage)).first() is None
+
+
+def test_calendar_exports_the_persons_deadlines(app, settings, tmp_path):
+    assert run("load", EXAMPLE, "--now", "2023-09-29T09:00").exit_code == 0
+    tasks = json.loads(
+        run(
+            "tasks", "--owner", "a.devries@example.nl", "--json", "--now", "2023-09-29T09:00"
+        ).stdout
+    )
+    mine = {t["id"] for t in tasks if t["responsible"] == "a.devries@example.nl"}
+    target = tmp_path / "a.ics"
+
+    result = run("calendar", "OOV1", "-o", target, "--now", "2023-09-29T09:00")
+
+    assert result.exit_code == 0, result.output
+    events = Calendar.from_ical(target.read_bytes()).walk("VEVENT")
+    assert {int(str(e["UID"]).split("-")[1].split("@")[0]) for e in events} == mine
