@@ -40,6 +40,8 @@ CLAIM = "2023-10-02T08:05"  # the doomed dispatcher's clock; overdue mails and d
 RESTART = at(CLAIM) + timedelta(minutes=11)  # its claim is stale by now
 SYNTHETIC = 36  # on top of the composed messages, so there is a real batch
 KILL_AFTER = 3  # delivered messages seen before the kill
+DELAY = 0.2  # the slowed-down step per message
+SETTLE = DELAY / 2  # kill this long after the 3rd delivery: mid-way through the slow step
 TIMEOUT = 15.0
 
 # The doomed dispatcher. Slowing the transport down is this child's own code, in its own process.
@@ -104,23 +106,25 @@ def _rows(app: App) -> list[OutboxMessage]:
 
 
 def _kill_mid_batch(
-    tmp_path: Path, mode: str, delay: float, env: dict[str, str], delivered: Callable[[], int],
-    total: int,
+    tmp_path: Path, mode: str, env: dict[str, str], delivered: Callable[[], int], total: int
 ) -> int:
-    """Start the doomed dispatcher, SIGKILL it once some (not all) messages are out."""
+    """Start the doomed dispatcher; SIGKILL it half-way through the slow step that follows the
+    KILL_AFTER-th delivery (some, not all, messages are out). Returns the deliveries seen."""
     out, err = (tmp_path / "child.out").open("w"), (tmp_path / "child.err").open("w")
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, mode, str(delay), CLAIM],
+        [sys.executable, "-c", CHILD, mode, str(DELAY), CLAIM],
         env=env, cwd=tmp_path, stdout=out, stderr=err,
     )
     try:
         deadline = time.monotonic() + TIMEOUT
         while delivered() < KILL_AFTER:
             if child.poll() is not None:
-                pytest.fail(f"dispatcher ended before the kill: {(tmp_path / 'child.err').read_text()}")
+                log = (tmp_path / "child.err").read_text()
+                pytest.fail(f"dispatcher ended before the kill: {log}")
             if time.monotonic() > deadline:
                 pytest.fail("dispatcher delivered nothing in time")
             time.sleep(0.005)
+        time.sleep(SETTLE)
         os.kill(child.pid, signal.SIGKILL)
         assert child.wait(5) == -signal.SIGKILL
     finally:
@@ -145,14 +149,26 @@ def test_killed_file_dispatcher_restarts_exactly_once(app, settings, tmp_path, m
     def emls() -> int:
         return len(list(mail_dir.glob("*.eml"))) if mail_dir.exists() else 0
 
-    before = _kill_mid_batch(tmp_path, mode, 0.05, os.environ.copy(), emls, total)
+    before = _kill_mid_batch(tmp_path, mode, os.environ.copy(), emls, total)
     rows = _rows(app)
     in_flight = [r for r in rows if r.status == OutboxStatus.SENDING]
-    assert len(in_flight) <= 1
-    assert sum(r.status == OutboxStatus.SENT for r in rows) in (before - 1, before)
+    assert len(in_flight) == 1  # killed in the slow step: exactly one row was claimed
+    assert {r.status for r in rows} == {
+        OutboxStatus.SENT, OutboxStatus.SENDING, OutboxStatus.PENDING
+    }
     written = {p.name: p.stat().st_mtime_ns for p in mail_dir.glob("*.eml")}
+    leftovers = [p.name for p in mail_dir.glob("*.tmp")]
+    in_flight_file = in_flight[0].file_name
+    if mode == "after_write":  # delivered, not yet marked
+        assert in_flight_file in written and leftovers == []
+        assert sum(r.status == OutboxStatus.SENT for r in rows) == before - 1
+    else:  # not (completely) written
+        assert in_flight_file not in written
+        assert sum(r.status == OutboxStatus.SENT for r in rows) == before
+        expected_tmp = [in_flight_file.removesuffix(".eml") + ".tmp"]
+        assert leftovers == (expected_tmp if mode == "before_rename" else [])
 
-    # Too early: the claim is not yet stale, nothing of it is touched.
+    # Too early for the dead claim (not yet stale): it is left alone, the rest goes out.
     early = dispatch_outbox(app, now=at(CLAIM) + STALE_AFTER - timedelta(minutes=1))
     assert early.recovered == {}
     assert {r.id for r in _rows(app) if r.status == OutboxStatus.SENDING} == {
@@ -163,10 +179,10 @@ def test_killed_file_dispatcher_restarts_exactly_once(app, settings, tmp_path, m
     rows = _rows(app)
     assert {r.status for r in rows} == {OutboxStatus.SENT}
     assert set(report.recovered) == {r.id for r in in_flight}
-    for row in in_flight:  # the file decides: there → sent, not there → pending → sent now
-        expected = "sent" if row.file_name in written else "pending"
-        assert report.recovered[row.id] == expected
-        assert (row.id in report.sent) == (expected == "pending")
+    # The file decides: there → sent; not there (a .tmp does not count) → pending → sent now.
+    expected = "sent" if mode == "after_write" else "pending"
+    assert report.recovered == {in_flight[0].id: expected}
+    assert (in_flight[0].id in report.sent) == (expected == "pending")
 
     # Every key exactly one complete .eml, no leftovers, nothing written before was rewritten.
     files = sorted(mail_dir.iterdir())
@@ -176,14 +192,16 @@ def test_killed_file_dispatcher_restarts_exactly_once(app, settings, tmp_path, m
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files
     ]
     by_key = {r.key: r for r in rows}
-    assert Counter(m["X-Veiligheid-Key"] for m in parsed) == Counter(by_key)
+    assert Counter(m["X-Veiligheid-Key"] for m in parsed) == Counter(r.key for r in rows)
     for path, msg in zip(files, parsed, strict=True):
         row = by_key[msg["X-Veiligheid-Key"]]
         assert path.name == row.file_name and msg["Message-ID"] == row.message_id
         assert msg.get_body(("plain",)) is not None
     for name, mtime in written.items():
         assert (mail_dir / name).stat().st_mtime_ns == mtime
-    assert len(report.sent) == total - len(written)
+    assert sorted(early.sent + report.sent) == sorted(
+        r.id for r in rows if r.file_name not in written
+    )
 
     again = dispatch_outbox(app, now=RESTART + timedelta(hours=1))
     assert again.sent == [] and again.recovered == {}
@@ -233,7 +251,7 @@ def _free_port() -> int:
 
 @pytest.fixture(params=[True, False], ids=["stored_before_reply", "stored_at_reply"])
 def slow_smtp(request: pytest.FixtureRequest) -> Iterator[tuple[SlowServer, int]]:
-    handler = SlowServer(0.05, store_first=request.param)
+    handler = SlowServer(DELAY, store_first=request.param)
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
@@ -251,9 +269,13 @@ def test_killed_smtp_dispatcher_restarts_without_doubling(
     env = os.environ.copy()
     env.update(VEILIGHEID_SMTP_HOST="127.0.0.1", VEILIGHEID_SMTP_PORT=str(port),
                VEILIGHEID_SMTP_TIMEOUT="5")
-    before = _kill_mid_batch(tmp_path, "smtp", 0.0, env, server.count, total)
+    before = _kill_mid_batch(tmp_path, "smtp", env, server.count, total)
+    server.delay = 0.0  # the restart need not be slow
     in_flight = [r for r in _rows(app) if r.status == OutboxStatus.SENDING]
-    assert len(in_flight) <= 1
+    assert len(in_flight) == 1  # killed while waiting for the server's answer
+    assert sum(r.status == OutboxStatus.SENT for r in _rows(app)) == KILL_AFTER - (
+        1 if server.store_first else 0
+    )
 
     smtp_app = bootstrap(
         Settings(
@@ -278,6 +300,9 @@ def test_killed_smtp_dispatcher_restarts_without_doubling(
         assert sent_ids <= set(received)  # everything marked sent did arrive
         assert set(received) - sent_ids <= {r.message_id for r in uncertain}
         delivered_uncertain = [r for r in uncertain if r.message_id in received]
+        # Stored before the reply: the server has it, the dispatcher never heard (the window no
+        # protocol closes). Stored at the reply: the kill cancelled it, the server has nothing.
+        assert len(delivered_uncertain) == (1 if server.store_first else 0)
         assert len(received) + len(uncertain) - len(delivered_uncertain) == total
 
         # Not resent automatically, however often the dispatcher runs.
