@@ -83,3 +83,37 @@ def test_calendar_exports_the_persons_deadlines(app, settings, tmp_path):
     assert result.exit_code == 0, result.output
     events = Calendar.from_ical(target.read_bytes()).walk("VEVENT")
     assert {int(str(e["UID"]).split("-")[1].split("@")[0]) for e in events} == mine
+
+
+def test_eml_file_names_never_collide():
+    keys = [
+        "reminder:a@b_c.nl:2023-10-02",
+        "reminder:a_b@c.nl:2023-10-02",
+        "x" * 300,
+        "x" * 300 + "y",
+    ]
+    names = {OutboxMessage(key=k).file_name for k in keys}
+    assert len(names) == len(keys)
+    assert all(len(n) < 200 and n.endswith(".eml") for n in names)
+
+
+def test_sent_mail_is_audited_and_uncertain_can_be_confirmed(app, settings):
+    assert run("load", EXAMPLE, "--now", "2023-09-29T09:00").exit_code == 0
+    assert run("run", "--now", "2023-10-10T08:05").exit_code == 0
+    with app.unit_of_work() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        rows[0].status = OutboxStatus.UNCERTAIN
+        uncertain, sent = rows[0].id, rows[1].id
+
+    refused = run("outbox", "confirm", sent)
+    confirmed = run(
+        "outbox", "confirm", uncertain, "--by", "beheerder", "--now", "2023-10-10T12:00"
+    )
+
+    assert refused.exit_code == 1
+    assert confirmed.exit_code == 0, confirmed.output
+    log = json.loads(run("log", "--action", "email.", "--json").stdout)
+    assert sum(1 for e in log if e["action"] == "email.sent") == len(rows)
+    assert [e["actor"] for e in log if e["action"] == "email.confirm"] == ["beheerder"]
+    with app.sessions() as session:
+        assert session.get(OutboxMessage, uncertain).status == OutboxStatus.SENT

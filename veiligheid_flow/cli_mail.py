@@ -15,13 +15,14 @@ from veiligheid_flow.cli_support import (
     NowOption,
     app_context,
     console,
+    default_actor,
     friendly_errors,
     now_from,
     print_json,
 )
 from veiligheid_flow.jobs import run_due
 from veiligheid_flow.mail import compose
-from veiligheid_flow.mail.dispatch import retry
+from veiligheid_flow.mail.dispatch import confirm_sent, retry
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics
 
@@ -137,11 +138,25 @@ def outbox(
 
 @outbox_app.command("retry")
 @friendly_errors
-def outbox_retry(message_id: int, now: NowOption = None) -> None:
-    """Zet een mislukt of onzeker bericht opnieuw klaar."""
+def outbox_retry(
+    message_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
+) -> None:
+    """Zet een mislukt of onzeker bericht opnieuw klaar (onzeker: alleen als de maillog laat
+    zien dat het niet is aangekomen)."""
     with app_context() as app, app.unit_of_work() as session:
-        retry(session, message_id, now=now_from(now))
+        retry(session, message_id, now=now_from(now), by=by or default_actor())
     console.print(f"Bericht {message_id} staat weer klaar.")
+
+
+@outbox_app.command("confirm")
+@friendly_errors
+def outbox_confirm(
+    message_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
+) -> None:
+    """Bevestig dat een onzeker bericht volgens de maillog wél is aangekomen (niet opnieuw)."""
+    with app_context() as app, app.unit_of_work() as session:
+        confirm_sent(session, message_id, now=now_from(now), by=by or default_actor())
+    console.print(f"Bericht {message_id} staat als verstuurd.")
 
 
 def digest(

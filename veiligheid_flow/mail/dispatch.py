@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from veiligheid_flow.audit import service as audit
 from veiligheid_flow.db import unit_of_work
+from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.transport import PermanentError, TransientError, Transport
 
@@ -120,6 +122,7 @@ def dispatch(
                 if outcome == OutboxStatus.SENT:
                     stored.sent_at = now
                     report.sent.append(row.id)
+                    _audit(session, stored, "email.sent", worker, now)
                 elif outcome == OutboxStatus.PENDING:
                     stored.next_attempt_at = now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
                     report.retried.append(row.id)
@@ -132,16 +135,55 @@ def dispatch(
     return report
 
 
-def retry(session: Session, message_id: int, *, now: datetime) -> OutboxMessage:
-    from veiligheid_flow.errors import DomainError
+def _audit(session: Session, row: OutboxMessage, action: str, actor: str, now: datetime) -> None:
+    audit.record(
+        session=session,
+        at=now,
+        actor=actor,
+        action=action,
+        object_type="email",
+        object_id=row.id,
+        after={
+            "key": row.key,
+            "to": row.recipient,
+            "cc": row.cc,
+            "subject": row.subject,
+            "status": row.status.value,
+        },
+    )
 
+
+def _get(session: Session, message_id: int) -> OutboxMessage:
     row = session.get(OutboxMessage, message_id)
     if row is None:
-        raise DomainError(f"bericht {message_id} bestaat niet")
+        raise NotFound(f"bericht {message_id} bestaat niet")
+    return row
+
+
+def retry(session: Session, message_id: int, *, now: datetime, by: str = "beheer") -> OutboxMessage:
+    """Queue a failed or uncertain message again (for uncertain: only when the mail log shows
+    it never arrived)."""
+    row = _get(session, message_id)
     if row.status not in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
         raise DomainError(
             f"bericht {message_id} is '{row.status.value}'; alleen mislukte of "
             "onzekere berichten kunnen opnieuw"
         )
     row.status, row.next_attempt_at, row.last_error = OutboxStatus.PENDING, now, None
+    _audit(session, row, "email.retry", by, now)
+    return row
+
+
+def confirm_sent(
+    session: Session, message_id: int, *, now: datetime, by: str = "beheer"
+) -> OutboxMessage:
+    """An uncertain message that the mail log shows as delivered: mark it sent, never resend."""
+    row = _get(session, message_id)
+    if row.status != OutboxStatus.UNCERTAIN:
+        raise DomainError(
+            f"bericht {message_id} is '{row.status.value}'; alleen onzekere berichten "
+            "kunnen als verstuurd worden bevestigd"
+        )
+    row.status, row.sent_at, row.last_error = OutboxStatus.SENT, now, None
+    _audit(session, row, "email.confirm", by, now)
     return row

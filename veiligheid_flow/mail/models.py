@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -51,16 +52,19 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     @property
+    def key_digest(self) -> str:
+        return hashlib.sha256(self.key.encode()).hexdigest()
+
+    @property
     def message_id(self) -> str:
         """Stable Message-ID derived from the outbox key: a resend is recognisable."""
-        import hashlib
-
-        return f"<{hashlib.sha256(self.key.encode()).hexdigest()[:32]}@veiligheid-flow>"
+        return f"<{self.key_digest[:32]}@veiligheid-flow>"
 
     @property
     def file_name(self) -> str:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.key)
-        return f"{safe[:180]}.eml"
+        """The key, readable, plus a digest of it: two keys never share a file."""
+        safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in self.key)
+        return f"{safe[:150]}-{self.key_digest[:12]}.eml"
 
 
 class JobRun(Base):
