@@ -14,17 +14,15 @@ available; after the crisis a paused task's due date moves by the working days i
 Only the task list itself (owner, backup, statutory, planned due date) is read from the loaded
 programme.
 
-SQLite only: one run is about 460 job runs with a full rules evaluation each (about a minute);
-the PostgreSQL half would double the suite's time without testing anything the other tests of
-`run_job` and the outbox do not. The calendar arithmetic is memoised during these runs (see
-`fast_calendar`); the memo is checked against the real `WorkCalendar` first.
+SQLite only: one run is about 460 job runs with a full rules evaluation each; the PostgreSQL
+half would double the suite's time without testing anything the other tests of `run_job` and
+the outbox do not.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,56 +57,6 @@ DECLARED, ENDED = "2023-10-02T10:00", "2023-10-13T17:00"  # after those days' ru
 # The gapped run: Mondays and Thursdays only, and three whole weeks not at all (one of them the
 # second week of the crisis, so the first run after it catches up across the crisis's end).
 SKIPPED_WEEKS = {(2023, 33), (2023, 41), (2024, 7)}
-
-
-# --- speed: the calendar arithmetic, memoised (and checked) ------------------------------------
-
-_LO, _HI = date(2022, 1, 1), date(2026, 12, 31)
-
-
-@pytest.fixture
-def fast_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`WorkCalendar.working_days_between` counts day by day and every job run re-evaluates all
-    211 tasks with it (about half of a run's time). Replace it and `is_working_day` by lookups
-    in a table built from the real methods, and check both against the originals first."""
-    original_is, original_between = WorkCalendar.is_working_day, WorkCalendar.working_days_between
-    tables: dict[frozenset[date], tuple[dict[date, bool], list[date]]] = {}
-
-    def table(cal: WorkCalendar) -> tuple[dict[date, bool], list[date]]:
-        found = tables.get(cal.extra_days_off)
-        if found is None:
-            flags = {
-                _LO + timedelta(n): original_is(cal, _LO + timedelta(n))
-                for n in range((_HI - _LO).days + 1)
-            }
-            found = tables[cal.extra_days_off] = (flags, [d for d, w in flags.items() if w])
-        return found
-
-    def is_working_day(self: WorkCalendar, day: date) -> bool:
-        known = table(self)[0].get(day)
-        return original_is(self, day) if known is None else known
-
-    def working_days_between(self: WorkCalendar, start: date, end: date) -> int:
-        if not (_LO <= start <= _HI and _LO <= end <= _HI):
-            return original_between(self, start, end)
-        if end < start:
-            return -working_days_between(self, end, start)
-        days = table(self)[1]
-        return bisect_right(days, end) - bisect_right(days, start)
-
-    example = WorkCalendar([date(2023, 12, 27), date(2024, 5, 10), date(2024, 12, 27)])
-    for n in range(0, (_HI - _LO).days + 1, 1):
-        day = _LO + timedelta(n)
-        assert is_working_day(example, day) == original_is(example, day), day
-    for n in range(0, 1100, 13):
-        start = date(2022, 12, 1) + timedelta(n)
-        for span in (-400, -9, -1, 0, 1, 3, 12, 250, 700):
-            end = start + timedelta(span)
-            assert working_days_between(example, start, end) == original_between(
-                example, start, end
-            ), (start, end)
-    monkeypatch.setattr(WorkCalendar, "is_working_day", is_working_day)
-    monkeypatch.setattr(WorkCalendar, "working_days_between", working_days_between)
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -371,7 +319,7 @@ def event_specs(keys: dict[str, str]) -> tuple[dict[str, tuple[date, date]], Cri
 # --- the tests -----------------------------------------------------------------------------------
 
 
-def test_two_years_day_by_day_with_a_crisis_and_an_absence(sqlite_app, fast_calendar):
+def test_two_years_day_by_day_with_a_crisis_and_an_absence(sqlite_app):
     app = sqlite_app
     tasks, cal, names = load(app)
     results, seconds = simulate(app, lambda day: True, events=True)
@@ -407,7 +355,7 @@ def test_two_years_day_by_day_with_a_crisis_and_an_absence(sqlite_app, fast_cale
     assert all(by_id[i].statutory for i in in_crisis)
 
 
-def test_two_years_on_mondays_and_thursdays_catch_up_once(sqlite_app, fast_calendar):
+def test_two_years_on_mondays_and_thursdays_catch_up_once(sqlite_app):
     """The same two years, but the job only runs on Mondays and Thursdays (and never in three
     whole weeks): each run covers everything since the last covered slot, once; a second run
     the same morning adds nothing."""
@@ -433,7 +381,7 @@ def test_two_years_on_mondays_and_thursdays_catch_up_once(sqlite_app, fast_calen
     assert any(len(s.tasks) > 1 for s in sent if s.day.weekday() == 0)
 
 
-def test_two_years_without_events_match_the_due_dates(sqlite_app, fast_calendar):
+def test_two_years_without_events_match_the_due_dates(sqlite_app):
     """(c) No crisis, no absence: the expectation is just the planned due dates. For every task
     and lead n the lead day inside the programme gets one line in the owner's email of that
     day; an owner gets one email per distinct lead day of their tasks."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from veiligheid_flow.db import make_engine, make_session_factory, unit_of_work, upgrade
+from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.settings import Settings
 
 
@@ -18,6 +19,16 @@ class App:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    _rules: tuple[tuple[tuple[str, int], ...], RuleBook] | None = field(default=None, repr=False)
+
+    def rulebook(self) -> RuleBook:
+        """The rule tables, read again only when a rules file has changed (name or mtime)."""
+        files = tuple(
+            (str(p), p.stat().st_mtime_ns) for p in sorted(self.settings.rules.glob("*.yaml"))
+        )
+        if self._rules is None or self._rules[0] != files:
+            self._rules = (files, load_rulebook(self.settings.rules))
+        return self._rules[1]
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -79,14 +81,14 @@ def serve(
         scheduler = build_scheduler(ctx, runner, system_clock, console.print)
         for job in scheduler.get_jobs():
             console.print(f"  {job.name}: {job.trigger}", markup=False, highlight=False)
+        stopping = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or `docker stop`: finish quietly
+            signal.signal(sig, lambda _signum, _frame: stopping.set())
+        scheduler.start()
         console.print("Planner draait; stop met Ctrl-C.")
-        try:
-            scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
+        while not stopping.wait(timeout=1):
             pass
-        finally:
-            if scheduler.running:
-                scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=True)  # lets a running job finish its transaction
     console.print("Planner gestopt.")
 
 

@@ -20,7 +20,7 @@ from veiligheid_flow.mail.models import JobRun
 from veiligheid_flow.mail.transport import make_transport
 from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules import service as rules_service
-from veiligheid_flow.rules.tables import RuleBook, load_rulebook
+from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.workdays import WorkCalendar
 
 Composer = Callable[[Session, datetime, RuleBook, date], list[compose.Draft]]
@@ -102,7 +102,7 @@ class JobResult:
 
 def run_job(app: App, job: Job, *, now: datetime, book: RuleBook | None = None) -> JobResult:
     """Run one job for its due slot, once: decisions, messages and the slot in one transaction."""
-    book = book or load_rulebook(app.settings.rules)
+    book = book or app.rulebook()
     try:
         return _run_slot(app, job, now, book)
     except IntegrityError:
@@ -142,6 +142,6 @@ def dispatch_outbox(app: App, *, now: datetime, worker: str | None = None) -> Di
 
 def run_due(app: App, *, now: datetime) -> tuple[list[JobResult], DispatchReport]:
     """Every job that is due at `now`, once, then the outbox."""
-    book = load_rulebook(app.settings.rules)
+    book = app.rulebook()
     results = [run_job(app, job, now=now, book=book) for job in JOBS]
     return results, dispatch_outbox(app, now=now)

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 PathParts = tuple[str | int, ...]
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ class PositionedYaml:
         self.file = str(path)
         self.positions: dict[PathParts, tuple[int, int]] = {}
         self.duplicate_keys: list[tuple[PathParts, str]] = []
+        loader = _Loader(text)
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data: Any = yaml.safe_load(text)
+            node = loader.get_single_node()  # one parse: positions and data from the same nodes
+            self.data: Any = loader.construct_document(node) if node is not None else None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -58,6 +60,8 @@ class PositionedYaml:
             raise InputInvalid(
                 [Problem(self.file, line, col, "", f"YAML-syntaxfout: {reason}")]
             ) from None
+        finally:
+            loader.dispose()
         if node is not None:
             self._walk(node, ())
 

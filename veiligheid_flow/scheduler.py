@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from veiligheid_flow.bootstrap import App
@@ -72,8 +72,8 @@ def prefect_runner(prefect_home: Path) -> Runner:
 
 def build_scheduler(
     app: App, runner: Runner, clock: Callable[[], datetime], log: Callable[[str], None]
-) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=app.settings.timezone)
+) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=app.settings.timezone)
     defaults = {"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1}
 
     def job(name: str) -> Callable[[], None]:

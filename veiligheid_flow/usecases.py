@@ -19,19 +19,14 @@ from veiligheid_flow.programme.service import LoadReport, load_programme, munici
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.engine import facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
-from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.cases import open_case as open_case_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.tasks.views import task_dict
 
 
-def rulebook(app: App) -> RuleBook:
-    return load_rulebook(app.settings.rules)
-
-
 def validate(app: App, path: Path) -> LoadedProgramme:
-    return read_programme(path, known_case_types=set(rulebook(app).cases))
+    return read_programme(path, known_case_types=set(app.rulebook().cases))
 
 
 @dataclass
@@ -42,7 +37,7 @@ class LoadResult:
 
 def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
     """Validate, load and evaluate the rules in one transaction; nothing changes on error."""
-    book = rulebook(app)
+    book = app.rulebook()
     loaded = read_programme(path, known_case_types=set(book.cases))
     with app.unit_of_work() as session:
         report = load_programme(loaded, session=session, now=now, actor=actor)
@@ -52,7 +47,7 @@ def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
 
 def refresh(app: App, *, now: datetime) -> int:
     """Re-evaluate every open task at `now` (e.g. a new day); returns the number changed."""
-    book = rulebook(app)
+    book = app.rulebook()
     with app.unit_of_work() as session:
         return len(rules_service.evaluate(session=session, now=now, book=book).changes)
 
@@ -72,7 +67,7 @@ def week(app: App, *, now: datetime) -> tuple[datetime, list[Task]]:
 def change_status(
     app: App, task_id: int, to: TaskStatus, *, by: str, now: datetime, note: str | None = None
 ) -> Task:
-    book = rulebook(app)
+    book = app.rulebook()
     with app.unit_of_work() as session:
         task = task_service.change_status(
             session=session, task_id=task_id, to=to, by=by, now=now, note=note
@@ -82,7 +77,7 @@ def change_status(
 
 
 def reassign(app: App, task_id: int, *, by: str, now: datetime, reason: str | None) -> Task:
-    book = rulebook(app)
+    book = app.rulebook()
     with app.unit_of_work() as session:
         task = task_service.reassign_to_backup(
             session=session, task_id=task_id, by=by, now=now, reason=reason
@@ -104,7 +99,7 @@ class Impact:
 
 def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None):  # type: ignore[no-untyped-def]
     """Run `action`, re-evaluate the rules and (for a crisis) queue the notices: one transaction."""
-    book = rulebook(app)
+    book = app.rulebook()
     with app.unit_of_work() as session:
         subject = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book)
@@ -263,7 +258,7 @@ def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
             "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
             "steps": task.decision.get("steps", []),
             "paused_by": task.decision.get("paused_by", []),
-            "facts": facts_for(snaps.of(task), world, rulebook(app)),
+            "facts": facts_for(snaps.of(task), world, app.rulebook()),
         }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -37,7 +38,7 @@ class Compare(_Node):
                 raise ValueError(f"geef precies één vergelijking ({', '.join(OPS)}) bij 'fact'")
         return data
 
-    @property
+    @cached_property
     def op(self) -> Op:
         return next(
             op
@@ -45,7 +46,7 @@ class Compare(_Node):
             if op in self.model_fields_set or (op == "in" and "in_" in self.model_fields_set)
         )
 
-    @property
+    @cached_property
     def value(self) -> Any:
         return getattr(self, "in_" if self.op == "in" else self.op)
 

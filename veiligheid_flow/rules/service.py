@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride, TaskPause
-from veiligheid_flow.programme.models import CouncilItem, Person, Programme, Theme
+from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
 from veiligheid_flow.rules.engine import Decision, decide
 from veiligheid_flow.rules.facts import CrisisFacts, Override, TaskSnapshot, World
 from veiligheid_flow.rules.tables import RuleBook
@@ -82,6 +82,10 @@ class Snapshots:
     def __init__(self, session: Session, now: datetime) -> None:
         self.people = {p.id: p for p in session.scalars(select(Person))}
         self.themes = {t.id: t for t in session.scalars(select(Theme))}
+        self.activity_kinds = {
+            activity_id: kind
+            for activity_id, kind in session.execute(select(Activity.id, Activity.kind))
+        }
         self.items = {c.id: c for c in session.scalars(select(CouncilItem))}
         self.programmes = {p.id: p for p in session.scalars(select(Programme))}
         self.overrides = {
@@ -107,7 +111,7 @@ class Snapshots:
         return TaskSnapshot(
             id=task.id,
             statutory=task.statutory,
-            kind=task.activity.kind,
+            kind=self.activity_kinds[task.activity_id],
             effort_hours=task.effort_hours,
             planned_due=task.planned_due,
             programme_end=self.programmes[task.programme_id].end,
