@@ -46,6 +46,10 @@ def test_digest_puts_escalations_and_overdue_first(app):
     assert "geëscaleerd naar achtervang" in draft.text
     assert "Niets vraagt deze week uw aandacht" not in draft.text
     assert draft.text.index("VRAAGT UW AANDACHT") < draft.text.index("VOORTGANG PER THEMA")
+    section = draft.text.split("VRAAGT UW AANDACHT")[1].split("VOORTGANG PER THEMA")[0]
+    lines = [line.split(" — ")[0] for line in section.splitlines() if line.startswith("- [")]
+    assert len(lines) == len(set(lines))  # a repeated activity is one line with a count
+    assert " keer (taken " in section
 
 
 def test_digest_says_so_when_nothing_needs_attention(app):

@@ -334,52 +334,70 @@ def crisis_notices(
     return drafts
 
 
+SEVERITY = (
+    "Wettelijk in gevaar",
+    "Onbemand",
+    "Te laat, geëscaleerd naar achtervang",
+    "Te laat",
+    "Stil door crisis",
+)
+
+
+def _exception_label(task: Task) -> str | None:
+    """The most serious thing about an open task that a portfolio holder should see, if any."""
+    if "statutory_at_risk" in task.flags:
+        return SEVERITY[0]
+    if "unstaffed" in task.flags:
+        return SEVERITY[1]
+    if "overdue" in task.flags:
+        steps = task.decision.get("steps", [])
+        escalated = any(step["rule_id"] == "VERANTW-ESCALATIE" for step in steps)
+        return SEVERITY[2] if escalated else SEVERITY[3]
+    return SEVERITY[4] if task.paused else None
+
+
+def _task_exceptions(tasks: Iterable[Task]) -> list[dict[str, str]]:
+    """One line per (label, activity): repeated occurrences are counted, not listed."""
+    groups: dict[tuple[str, int], list[Task]] = defaultdict(list)
+    for task in tasks:
+        label = _exception_label(task) if task.open else None
+        if label:
+            groups[(label, task.activity_id)].append(task)
+    lines = []
+    for (label, _), group in sorted(
+        groups.items(), key=lambda kv: (SEVERITY.index(kv[0][0]), min(t.due_date for t in kv[1]))
+    ):
+        first = min(group, key=lambda t: t.due_date)
+        people = ", ".join(sorted({t.responsible.name for t in group}))
+        if len(group) == 1:
+            detail = f"taak {first.id}, deadline {first.due_date}, verantwoordelijk {people}"
+        else:
+            detail = (
+                f"{len(group)} keer (taken {', '.join(str(t.id) for t in group[:5])}"
+                f"{', …' if len(group) > 5 else ''}), oudste deadline {first.due_date}, "
+                f"verantwoordelijk {people}"
+            )
+        lines.append({"label": label, "title": first.title, "detail": detail})
+    return lines
+
+
 def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft:
-    ctx = _Ctx(session, now)
+    all_tasks = task_service.list_tasks(
+        session=session, filters=task_service.TaskFilter(include_closed=True)
+    )
+    return _digest(_Ctx(session, now), holder, all_tasks)
+
+
+def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
+    session = ctx.session
     themes = [
         t
         for t in session.scalars(select(Theme).where(Theme.active.is_(True)))
         if holder.id in {h.id for h in t.holders} and t.programme_id == holder.programme_id
     ]
     theme_ids = {t.id for t in themes}
-    all_tasks = task_service.list_tasks(
-        session=session, filters=task_service.TaskFilter(include_closed=True)
-    )
     mine = [t for t in all_tasks if t.theme_id in theme_ids]
-    exceptions = []
-    labels = {
-        "statutory_at_risk": "Wettelijk in gevaar",
-        "unstaffed": "Onbemand",
-        "overdue": "Te laat",
-    }
-    for task in mine:
-        if not task.open:
-            continue
-        escalated = any(
-            step["rule_id"] == "VERANTW-ESCALATIE" for step in task.decision.get("steps", [])
-        )
-        for flag, label in labels.items():
-            if flag in task.flags:
-                if flag == "overdue" and escalated:
-                    label = "Te laat, geëscaleerd naar achtervang"
-                exceptions.append(
-                    {
-                        "label": label,
-                        "title": task.title,
-                        "detail": f"taak {task.id}, deadline {task.due_date}, "
-                        f"verantwoordelijk {task.responsible.name}",
-                    }
-                )
-                break
-        else:
-            if task.paused:
-                exceptions.append(
-                    {
-                        "label": "Stil door crisis",
-                        "title": task.title,
-                        "detail": f"taak {task.id}, geplande deadline {task.planned_due}",
-                    }
-                )
+    exceptions = _task_exceptions(mine)
     horizon = ctx.today + timedelta(weeks=6)
     items = session.scalars(
         select(CouncilItem)
@@ -477,12 +495,17 @@ def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft
 
 
 def digests(session: Session, *, now: datetime) -> list[Draft]:
+    """One digest per portfolio holder (by email, newest programme first)."""
+    ctx = _Ctx(session, now)
+    all_tasks = task_service.list_tasks(
+        session=session, filters=task_service.TaskFilter(include_closed=True)
+    )
     seen: set[str] = set()
     drafts = []
     for holder in session.scalars(select(PortfolioHolder).order_by(PortfolioHolder.id.desc())):
         if holder.email not in seen:
             seen.add(holder.email)
-            drafts.append(digest(session, now=now, holder=holder))
+            drafts.append(_digest(ctx, holder, all_tasks))
     return drafts
 
 
