@@ -37,5 +37,6 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_tls: bool = False
     smtp_starttls: bool = False
+    smtp_ca_file: Path | None = Field(default=None, description="CA bundle for a private CA")
     smtp_timeout: float = 10.0
     max_send_attempts: int = 5

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import smtplib
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import emails
 from emails.backend.smtp import SMTPBackend
+from emails.backend.smtp.client import SMTPClientWithResponse, SMTPClientWithResponse_SSL
 
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.settings import Settings
@@ -72,8 +74,41 @@ class FileTransport:
         return None
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifying TLS (hostname and certificate); a private CA via VEILIGHEID_SMTP_CA_FILE."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+class _Client(SMTPClientWithResponse):
+    """`emails` calls starttls() without a context, which does not verify the server."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        self._verified = kwargs.pop("context")
+        super().__init__(parent, **kwargs)
+
+    def starttls(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["context"] = self._verified
+        return super().starttls(*args, **kwargs)
+
+
+class _SSLClient(SMTPClientWithResponse_SSL):
+    """Implicit TLS with a verifying context (`emails` would use an unverified one)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._verified = kwargs.pop("context")
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        self.context = self._verified
+        return super()._get_socket(host, port, timeout)
+
+
 class _NoResendBackend(SMTPBackend):
     """`emails` resends once by itself after a disconnect; that could send twice. Not here."""
+
+    connection_cls = _Client
+    connection_ssl_cls = _SSLClient
 
     def retry_on_disconnect(self, func: Callable[..., Any]) -> Callable[..., Any]:
         return func
@@ -91,6 +126,7 @@ class SmtpTransport:
             password=settings.smtp_password,
             timeout=settings.smtp_timeout,
             fail_silently=False,
+            context=tls_context(settings),
         )
 
     def send(self, row: OutboxMessage) -> None:
