@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +75,30 @@ class _Ctx:
         day before it, for 0)."""
         return self.calendar.on_or_before(self.calendar.add_working_days(deadline, -working_days))
 
+    def draft(
+        self,
+        kind: str,
+        *,
+        key: str,
+        to: str,
+        subject: str,
+        heading: str,
+        cc: tuple[str, ...] = (),
+        ics: str | None = None,
+        name: str | None = None,
+        **context: Any,
+    ) -> Draft:
+        """Render a message kind's templates (text and HTML) into a draft."""
+        text, html = render(
+            kind,
+            name=name or self.name(to),
+            municipality=self.municipality,
+            heading=heading,
+            subject=subject,
+            **context,
+        )
+        return Draft(key, kind, to, subject, text, html, cc, ics)
+
     def name(self, email: str) -> str:
         person = self.session.scalar(select(Person.name).where(Person.email == email).limit(1))
         holder = self.session.scalar(
@@ -101,6 +126,10 @@ def _ics_for(tasks: Iterable[dict], stamp: datetime) -> str:
     )
 
 
+def _count(tasks: list[Any]) -> str:
+    return "1 taak" if len(tasks) == 1 else f"{len(tasks)} taken"
+
+
 def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
     """One email per responsible person listing tasks whose lead day fell in (since, today]."""
     ctx = _Ctx(session, now)
@@ -113,29 +142,18 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
         }
         if any(since < d <= ctx.today for d in lead_days):
             by_person[task.responsible.email].append(task_dict(task))
-    drafts = []
-    for email, tasks in sorted(by_person.items()):
-        text, html = render(
+    return [
+        ctx.draft(
             "reminder",
-            name=ctx.name(email),
-            tasks=tasks,
-            municipality=ctx.municipality,
+            key=f"reminder:{email}:{ctx.today}",
+            to=email,
+            subject=f"Herinnering: {_count(tasks)} met een naderende deadline",
             heading="Herinnering: je taken",
-            subject="Herinnering",
+            tasks=tasks,
+            ics=_ics_for(tasks, now),
         )
-        drafts.append(
-            Draft(
-                key=f"reminder:{email}:{ctx.today}",
-                kind="reminder",
-                recipient=email,
-                subject=f"Herinnering: {len(tasks)} ta{'a' if len(tasks) == 1 else 'ke'}k"
-                f"{'' if len(tasks) == 1 else 'en'} met een naderende deadline",
-                text=text,
-                html=html,
-                ics=_ics_for(tasks, now),
-            )
-        )
-    return drafts
+        for email, tasks in sorted(by_person.items())
+    ]
 
 
 def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
@@ -156,48 +174,29 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             by_owner[task.owner.email].append(data)
         if task.id in newly_escalated and task.responsible_id == task.backup_id:
             escalated[task.backup.email].append(data)
-    drafts = []
-    for email, tasks in sorted(by_owner.items()):
-        text, html = render(
+    drafts = [
+        ctx.draft(
             "overdue",
-            name=ctx.name(email),
-            tasks=tasks,
-            escalate_after=None,
-            municipality=ctx.municipality,
+            key=f"overdue:{email}:{ctx.today}",
+            to=email,
+            subject=f"Te laat: {_count(tasks)} over de deadline",
             heading="Over de deadline",
-            subject="Te laat",
-        )
-        cc = tuple(sorted({t["backup"] for t in tasks} - {email}))
-        drafts.append(
-            Draft(
-                f"overdue:{email}:{ctx.today}",
-                "overdue",
-                email,
-                f"Te laat: {len(tasks)} taak/taken over de deadline",
-                text,
-                html,
-                cc,
-            )
-        )
-    for email, tasks in sorted(escalated.items()):
-        text, html = render(
-            "escalation",
-            name=ctx.name(email),
+            cc=tuple(sorted({t["backup"] for t in tasks} - {email})),
             tasks=tasks,
-            municipality=ctx.municipality,
+        )
+        for email, tasks in sorted(by_owner.items())
+    ]
+    drafts += [
+        ctx.draft(
+            "escalation",
+            key=f"escalation:{email}:{ctx.today}",
+            to=email,
+            subject=f"Escalatie: je bent nu verantwoordelijk voor {_count(tasks)}",
             heading="Escalatie naar achtervang",
-            subject="Escalatie",
+            tasks=tasks,
         )
-        drafts.append(
-            Draft(
-                f"escalation:{email}:{ctx.today}",
-                "escalation",
-                email,
-                f"Escalatie: je bent nu verantwoordelijk voor {len(tasks)} taak/taken",
-                text,
-                html,
-            )
-        )
+        for email, tasks in sorted(escalated.items())
+    ]
     return drafts
 
 
@@ -230,42 +229,37 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
                 {t.owner.email for t in linked} | {t.backup.email for t in linked} | holders
             )
             data = [task_dict(t) for t in linked]
-            for email in sorted(recipients):
-                text, html = render(
+            ics = deadlines_ics(
+                [
+                    (
+                        f"council-{item.code}",
+                        f"Aanleveren griffie: {item.subject}",
+                        item.submission_deadline,
+                        item.committee,
+                    )
+                ],
+                now,
+            )
+            subject = (
+                f"{'IN GEVAAR — ' if at_risk else ''}Termijnagenda: {item.subject} "
+                f"aanleveren op {item.submission_deadline:%d-%m-%Y}"
+            )
+            drafts += [
+                ctx.draft(
                     "council",
-                    name=ctx.name(email),
+                    key=f"council:{email}:{item.code}:{lead}",
+                    to=email,
+                    subject=subject,
+                    heading=f"Termijnagenda: {item.subject}",
+                    ics=ics,
                     item=item,
                     days=lead,
                     tasks=data,
                     at_risk=at_risk,
                     holder=item.holder.name,
-                    municipality=ctx.municipality,
-                    heading=f"Termijnagenda: {item.subject}",
-                    subject="Termijnagenda",
                 )
-                ics = deadlines_ics(
-                    [
-                        (
-                            f"council-{item.code}",
-                            f"Aanleveren griffie: {item.subject}",
-                            item.submission_deadline,
-                            item.committee,
-                        )
-                    ],
-                    now,
-                )
-                drafts.append(
-                    Draft(
-                        f"council:{email}:{item.code}:{lead}",
-                        "council",
-                        email,
-                        f"{'IN GEVAAR — ' if at_risk else ''}Termijnagenda: {item.subject} "
-                        f"aanleveren op {item.submission_deadline:%d-%m-%Y}",
-                        text,
-                        html,
-                        ics=ics,
-                    )
-                )
+                for email in sorted(recipients)
+            ]
     return drafts
 
 
@@ -307,31 +301,21 @@ def crisis_notices(
                     "due": task.due_date.isoformat(),
                 }
             )
-    drafts = []
     ended = event == "end"
-    for email, rows in sorted(per_person.items()):
-        text, html = render(
+    heading = ("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title
+    return [
+        ctx.draft(
             "crisis",
-            name=ctx.name(email),
+            key=f"crisis:{email}:{crisis.id}:{event}",
+            to=email,
+            subject=f"{heading} — {_count(rows)} gewijzigd",
+            heading=heading,
             crisis=crisis,
             ended=ended,
             changes=rows,
-            municipality=ctx.municipality,
-            heading=("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title,
-            subject="Crisis",
         )
-        drafts.append(
-            Draft(
-                f"crisis:{email}:{crisis.id}:{event}",
-                "crisis",
-                email,
-                f"{'Crisis beëindigd' if ended else 'Crisis'}: {crisis.title} — "
-                f"{len(rows)} taak/taken gewijzigd",
-                text,
-                html,
-            )
-        )
-    return drafts
+        for email, rows in sorted(per_person.items())
+    ]
 
 
 SEVERITY = (
@@ -469,28 +453,20 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
         if b.year == ctx.today.year
     ]
     week = ctx.today.isocalendar()
-    text, html = render(
+    attention = (
+        f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
+    )
+    return ctx.draft(
         "digest",
+        key=f"digest:{holder.email}:{week.year}-W{week.week:02d}",
+        to=holder.email,
+        subject=f"Weekoverzicht veiligheid week {week.week}: {attention}",
+        heading=f"Weekoverzicht veiligheid, week {week.week}",
         name=holder.name,
         exceptions=exceptions,
         themes=progress,
         council_items=council,
         budget=budget,
-        municipality=ctx.municipality,
-        heading=f"Weekoverzicht veiligheid, week {week.week}",
-        subject="Digest",
-    )
-    attention = (
-        f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
-    )
-    subject = f"Weekoverzicht veiligheid week {week.week}: {attention}"
-    return Draft(
-        f"digest:{holder.email}:{week.year}-W{week.week:02d}",
-        "digest",
-        holder.email,
-        subject,
-        text,
-        html,
     )
 
 
