@@ -62,3 +62,32 @@ def test_digest_says_so_when_nothing_needs_attention(app):
     assert "Niets vraagt deze week uw aandacht" in draft.text
     assert "Niets vraagt deze week uw aandacht" in draft.html
     assert draft.subject.endswith(": niets vraagt uw aandacht")
+
+
+def test_crisis_notices_one_email_per_person_with_what_changed(app):
+    from veiligheid_flow.mail.models import OutboxMessage
+
+    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor="test")
+    declared = usecases.declare_crisis(
+        app,
+        "Grote brand",
+        grip=2,
+        by="BM",
+        now=at("2023-10-02T10:00"),
+        themes=["VEERKRACHTIGE_WIJKEN"],
+        staff=[],
+        expected_days=None,
+    )
+    usecases.end_crisis(app, declared.subject_id, by="BM", now=at("2023-10-13T17:00"))
+
+    with app.sessions() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "crisis")).all()
+    declare = [r for r in rows if r.key.endswith(":declare")]
+    end = [r for r in rows if r.key.endswith(":end")]
+    paused = [c for c in declared.changes if c.after.get("paused") is True]
+    assert paused and declare and end
+    assert len({r.recipient for r in declare}) == len(declare)  # one email per person
+    assert all("ligt stil door de crisis" in r.text_body for r in declare)
+    assert all("wordt hervat" in r.text_body and "nieuwe deadline" in r.text_body for r in end)
+    listed = sum(r.text_body.count("(taak ") for r in declare)
+    assert listed >= len(paused)  # every paused task is in its owner's email

@@ -98,9 +98,13 @@ class Impact:
 
 
 def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None):  # type: ignore[no-untyped-def]
-    """Run `action`, re-evaluate the rules and (for a crisis) queue the notices: one transaction."""
+    """Run `action`, re-evaluate the rules and (for a crisis) queue the notices: one transaction.
+
+    The rules are brought up to `now` first, so the changes reported (and mailed) are the ones
+    the action caused, not those the mere passing of time would have made anyway."""
     book = app.rulebook()
     with app.unit_of_work() as session:
+        rules_service.evaluate(session=session, now=now, book=book)
         subject = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book)
         subject_id = subject.id if subject is not None else 0
@@ -163,6 +167,7 @@ def update_crisis(
             staff=staff,
             grip=grip,
         ),
+        crisis_event=f"update-{now:%Y%m%dT%H%M%S}",
     )
 
 
@@ -173,6 +178,7 @@ def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
         lambda session, _book: crisis_service.end(
             session=session, crisis_id=crisis_id, by=by, now=now
         ),
+        crisis_event="end",
     )
 
 

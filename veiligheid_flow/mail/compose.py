@@ -298,7 +298,7 @@ def crisis_notices(
                     "id": task.id,
                     "title": task.title,
                     "what": "; ".join(whats),
-                    "due": task.due_date.isoformat(),
+                    "due": None if "due_date" in change.after else task.due_date.isoformat(),
                 }
             )
     ended = event == "end"
