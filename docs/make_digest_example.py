@@ -50,7 +50,7 @@ def main() -> None:
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={work / 'chrome'}", "--hide-scrollbars",
-         "--window-size=720,1500", f"--screenshot={ROOT / 'docs/digest-example.png'}",
+         "--window-size=720,1960", f"--screenshot={ROOT / 'docs/digest-example.png'}",
          html.as_uri()],
         check=True, capture_output=True,
     )

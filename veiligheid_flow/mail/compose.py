@@ -427,7 +427,7 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
             and t.status != TaskStatus.CANCELLED
         ]
         done = sum(1 for t in rows if t.status == TaskStatus.DONE)
-        late = sum(1 for t in rows if t.open and t.due_date < ctx.today)
+        late = sum(1 for t in rows if t.open and not t.paused and t.due_date < ctx.today)
         open_ = len(rows) - done - late
         total = max(len(rows), 1)
         progress.append(
