@@ -163,8 +163,11 @@ def outbox_confirm(
 
 def digest(
     holder: Annotated[str, typer.Option("--holder", help="E-mail, id of titel.")],
-    preview: Annotated[
-        bool, typer.Option("--preview", help="Alleen tonen, niet versturen.")
+    preview: Annotated[  # accepted for clarity: this command only ever previews
+        bool,
+        typer.Option(
+            "--preview", help="Alleen tonen (altijd zo: het weekoverzicht gaat via de planner)."
+        ),
     ] = True,
     html: Annotated[Path | None, typer.Option(help="Schrijf de HTML naar dit bestand.")] = None,
     now: NowOption = None,
