@@ -60,6 +60,13 @@ def crisis_declare(
     theme: Themes = None,
     staff: Staff = None,
     expected_days: Annotated[int | None, typer.Option(help="Verwachte duur in werkdagen.")] = None,
+    municipality: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Gemeente (code, bv. huizen) die de crisis raakt; herhaal voor een regionale "
+            "crisis. Standaard de gemeente van de portefeuillehouder."
+        ),
+    ] = None,
     now: NowOption = None,
 ) -> None:
     """Leg een crisis vast: gepland werk binnen de reikwijdte ligt stil."""
@@ -73,6 +80,7 @@ def crisis_declare(
             themes=theme or [],
             staff=staff or [],
             expected_days=expected_days,
+            municipalities=municipality or [],
         )
     _impact(f"Crisis {impact.subject_id} vastgelegd", impact)
     _announce(impact.subject_id, "declared")

@@ -41,7 +41,12 @@ def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
     loaded = read_programme(path, known_case_types=set(book.cases))
     with app.unit_of_work() as session:
         report = load_programme(loaded, session=session, now=now, actor=actor)
-        evaluation = rules_service.evaluate(session=session, now=now, book=book)
+        evaluation = rules_service.evaluate(
+            session=session,
+            now=now,
+            book=book,
+            scope=rules_service.programme_scope(session, report.programme_code),
+        )
     return LoadResult(report, len(evaluation.changes))
 
 
@@ -72,7 +77,12 @@ def change_status(
         task = task_service.change_status(
             session=session, task_id=task_id, to=to, by=by, now=now, note=note
         )
-        rules_service.evaluate(session=session, now=now, book=book)
+        rules_service.evaluate(
+            session=session,
+            now=now,
+            book=book,
+            scope=rules_service.Scope(task_ids=frozenset({task_id})),
+        )
     return task
 
 
@@ -82,7 +92,12 @@ def reassign(app: App, task_id: int, *, by: str, now: datetime, reason: str | No
         task = task_service.reassign_to_backup(
             session=session, task_id=task_id, by=by, now=now, reason=reason
         )
-        rules_service.evaluate(session=session, now=now, book=book)
+        rules_service.evaluate(
+            session=session,
+            now=now,
+            book=book,
+            scope=rules_service.Scope(task_ids=frozenset({task_id})),
+        )
     return task
 
 
@@ -98,15 +113,16 @@ class Impact:
 
 
 def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None):  # type: ignore[no-untyped-def]
-    """Run `action`, re-evaluate the rules and (for a crisis) queue the notices: one transaction.
+    """Run `action`, re-evaluate the tasks it can touch and (for a crisis) queue the notices:
+    one transaction. `action(session, book)` returns (subject, Scope).
 
     The rules are brought up to `now` first, so the changes reported (and mailed) are the ones
     the action caused, not those the mere passing of time would have made anyway."""
     book = app.rulebook()
     with app.unit_of_work() as session:
         rules_service.evaluate(session=session, now=now, book=book)
-        subject = action(session, book)
-        report = rules_service.evaluate(session=session, now=now, book=book)
+        subject, scope = action(session, book)
+        report = rules_service.evaluate(session=session, now=now, book=book, scope=scope)
         subject_id = subject.id if subject is not None else 0
         if crisis_event:
             drafts = compose.crisis_notices(
@@ -114,6 +130,41 @@ def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None
             )
             compose.enqueue(session, drafts, now=now)
     return Impact(subject_id, report.changes)
+
+
+def _crisis_action(run):  # type: ignore[no-untyped-def]
+    """A crisis command's action: the crisis and every task it could touch, before and after."""
+
+    def action(session, book):  # type: ignore[no-untyped-def]
+        crisis = run(session, book)
+        return crisis, rules_service.crisis_scope(crisis)
+
+    return action
+
+
+def _people_action(run):  # type: ignore[no-untyped-def]
+    """An absence's action: every task its person owns or backs up."""
+
+    def action(session, book):  # type: ignore[no-untyped-def]
+        absence = run(session, book)
+        return absence, rules_service.person_scope(session, absence.email)
+
+    return action
+
+
+def _new_task_action(run):  # type: ignore[no-untyped-def]
+    def action(session, book):  # type: ignore[no-untyped-def]
+        task = run(session, book)
+        return task, rules_service.Scope(task_ids=frozenset({task.id}))
+
+    return action
+
+
+def _task_action(task_id: int, run):  # type: ignore[no-untyped-def]
+    def action(session, book):  # type: ignore[no-untyped-def]
+        return run(session, book), rules_service.Scope(task_ids=frozenset({task_id}))
+
+    return action
 
 
 def declare_crisis(
@@ -126,6 +177,7 @@ def declare_crisis(
     themes: list[str],
     staff: list[str],
     expected_days: int | None,
+    municipalities: list[str] | None = None,
 ) -> Impact:
     def action(session, book):  # type: ignore[no-untyped-def]
         return crisis_service.declare(
@@ -136,13 +188,14 @@ def declare_crisis(
             now=now,
             themes=themes,
             staff=staff,
+            municipalities=municipalities or [],
             expected_days=(
                 book.settings.default_crisis_days if expected_days is None else expected_days
             ),
             calendar=municipal_calendar(session),
         )
 
-    return _with_rules(app, now, action, crisis_event="declare")
+    return _with_rules(app, now, _crisis_action(action), crisis_event="declare")
 
 
 def update_crisis(
@@ -155,10 +208,9 @@ def update_crisis(
     staff: list[str] | None,
     grip: int | None,
 ) -> Impact:
-    return _with_rules(
-        app,
-        now,
-        lambda session, _book: crisis_service.update_scope(
+    def action(session, _book):  # type: ignore[no-untyped-def]
+        before = rules_service.crisis_scope(crisis_service.get_crisis(session, crisis_id))
+        crisis = crisis_service.update_scope(
             session=session,
             crisis_id=crisis_id,
             by=by,
@@ -166,17 +218,20 @@ def update_crisis(
             themes=themes,
             staff=staff,
             grip=grip,
-        ),
-        crisis_event=f"update-{now:%Y%m%dT%H%M%S}",
-    )
+        )
+        return crisis, before | rules_service.crisis_scope(crisis)
+
+    return _with_rules(app, now, action, crisis_event=f"update-{now:%Y%m%dT%H%M%S}")
 
 
 def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
     return _with_rules(
         app,
         now,
-        lambda session, _book: crisis_service.end(
-            session=session, crisis_id=crisis_id, by=by, now=now
+        _crisis_action(
+            lambda session, _book: crisis_service.end(
+                session=session, crisis_id=crisis_id, by=by, now=now
+            )
         ),
         crisis_event="end",
     )
@@ -188,8 +243,10 @@ def add_absence(
     return _with_rules(
         app,
         now,
-        lambda session, _book: crisis_service.add_absence(
-            session=session, person=person, start=start, end=end, by=by, now=now, reason=reason
+        _people_action(
+            lambda session, _book: crisis_service.add_absence(
+                session=session, person=person, start=start, end=end, by=by, now=now, reason=reason
+            )
         ),
     )
 
@@ -198,8 +255,10 @@ def cancel_absence(app: App, absence_id: int, *, by: str, now: datetime) -> Impa
     return _with_rules(
         app,
         now,
-        lambda session, _book: crisis_service.cancel_absence(
-            session=session, absence_id=absence_id, by=by, now=now
+        _people_action(
+            lambda session, _book: crisis_service.cancel_absence(
+                session=session, absence_id=absence_id, by=by, now=now
+            )
         ),
     )
 
@@ -210,8 +269,11 @@ def set_priority(
     return _with_rules(
         app,
         now,
-        lambda session, _book: crisis_service.set_priority(
-            session=session, task_id=task_id, tier=tier, by=by, reason=reason, now=now
+        _task_action(
+            task_id,
+            lambda session, _book: crisis_service.set_priority(
+                session=session, task_id=task_id, tier=tier, by=by, reason=reason, now=now
+            ),
         ),
     )
 
@@ -220,8 +282,11 @@ def clear_priority(app: App, task_id: int, *, by: str, now: datetime) -> Impact:
     return _with_rules(
         app,
         now,
-        lambda session, _book: crisis_service.clear_priority(
-            session=session, task_id=task_id, by=by, now=now
+        _task_action(
+            task_id,
+            lambda session, _book: crisis_service.clear_priority(
+                session=session, task_id=task_id, by=by, now=now
+            ),
         ),
     )
 
@@ -239,15 +304,17 @@ def open_case(
     return _with_rules(
         app,
         now,
-        lambda session, book: open_case_service(
-            session=session,
-            book=book,
-            case_type=case_type,
-            event_day=event_day,
-            by=by,
-            now=now,
-            reference=reference,
-            extended=extended,
+        _new_task_action(
+            lambda session, book: open_case_service(
+                session=session,
+                book=book,
+                case_type=case_type,
+                event_day=event_day,
+                by=by,
+                now=now,
+                reference=reference,
+                extended=extended,
+            )
         ),
     )
 
@@ -257,7 +324,7 @@ def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
     refresh(app, now=now)
     with app.sessions() as session:
         task = task_service.get_task(session=session, task_id=task_id)
-        snaps = rules_service.Snapshots(session, now)
+        snaps = rules_service.Snapshots(session, select(Task.id).where(Task.id == task.id))
         world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
         order = [t.id for t in task_service.list_tasks(session=session)]
         return {

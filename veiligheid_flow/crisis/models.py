@@ -20,6 +20,8 @@ class Crisis(Base):
     declared_by: Mapped[str] = mapped_column(String(320))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expected_end: Mapped[date] = mapped_column(Date)
+    # Municipality codes the crisis covers (a regional crisis names several).
+    municipalities: Mapped[list[Any]] = mapped_column(JSON, default=list)
     themes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     staff: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

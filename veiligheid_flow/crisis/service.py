@@ -5,39 +5,92 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride
 from veiligheid_flow.errors import DomainError, NotFound
-from veiligheid_flow.programme.models import Person, PortfolioHolder, Theme
+from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme
 from veiligheid_flow.tasks.service import get_task
 from veiligheid_flow.workdays import WorkCalendar
 
 
-def resolve_holder(session: Session, who: str) -> PortfolioHolder:
+def _pick(kind: str, who: str, found: list[tuple[Any, str]], municipality: str | None) -> Any:
+    """The newest match; refuse when the matches lie in several municipalities."""
+    if municipality:
+        found = [(row, code) for row, code in found if code == municipality]
+    codes = sorted({code for _, code in found})
+    if not found:
+        where = f" in gemeente '{municipality}'" if municipality else ""
+        raise DomainError(f"'{who}' is geen bekende {kind}{where}")
+    if len(codes) > 1:
+        raise DomainError(
+            f"'{who}' is {kind} in meer dan één gemeente ({', '.join(codes)}): "
+            "geef het e-mailadres of --municipality"
+        )
+    return found[0][0]
+
+
+def resolve_holder(session: Session, who: str, municipality: str | None = None) -> PortfolioHolder:
     """A portfolio holder by email, id (BM) or title ('burgemeester')."""
     needle = who.strip().lower()
-    for holder in session.scalars(select(PortfolioHolder).order_by(PortfolioHolder.id.desc())):
-        if needle in (holder.email, holder.key.lower(), holder.title.lower()):
-            return holder
-    raise DomainError(f"'{who}' is geen bekende portefeuillehouder")
+    rows = session.execute(
+        select(PortfolioHolder, Programme.municipality_code)
+        .join(Programme, PortfolioHolder.programme_id == Programme.id)
+        .where(
+            (PortfolioHolder.email == needle)
+            | (func.lower(PortfolioHolder.key) == needle)
+            | (func.lower(PortfolioHolder.title) == needle)
+        )
+        .order_by(PortfolioHolder.id.desc())
+    )
+    found = [(row[0], row[1]) for row in rows]
+    if needle in {h.email for h, _ in found}:
+        return next(h for h, _ in found if h.email == needle)  # an email names one holder
+    return _pick("portefeuillehouder", who, found, municipality)
 
 
-def resolve_person(session: Session, who: str) -> str:
+def resolve_person(session: Session, who: str, municipality: str | None = None) -> str:
     """A staff member's email, by email or id (OOV1)."""
     needle = who.strip().lower()
-    for person in session.scalars(select(Person).order_by(Person.id.desc())):
-        if needle in (person.email, person.key.lower()):
-            return person.email
-    raise DomainError(f"'{who}' is geen bekende medewerker")
+    rows = session.execute(
+        select(Person, Programme.municipality_code)
+        .join(Programme, Person.programme_id == Programme.id)
+        .where((Person.email == needle) | (func.lower(Person.key) == needle))
+        .order_by(Person.id.desc())
+    )
+    found = [(row[0], row[1]) for row in rows]
+    if needle in {p.email for p, _ in found}:
+        return needle  # an email names one person, whichever municipalities they serve
+    return _pick("medewerker", who, found, municipality).email
 
 
-def _check_themes(session: Session, themes: Sequence[str]) -> list[str]:
-    known = set(session.scalars(select(Theme.code)))
+def known_municipalities(session: Session) -> list[str]:
+    return sorted(set(session.scalars(select(Programme.municipality_code))))
+
+
+def _check_municipalities(session: Session, codes: Sequence[str]) -> list[str]:
+    known = known_municipalities(session)
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise DomainError(f"onbekende gemeente: {', '.join(unknown)} (bekend: {', '.join(known)})")
+    return sorted(set(codes))
+
+
+def _check_themes(
+    session: Session, themes: Sequence[str], municipalities: Sequence[str]
+) -> list[str]:
+    known = set(
+        session.scalars(
+            select(Theme.code)
+            .join(Programme, Theme.programme_id == Programme.id)
+            .where(Programme.municipality_code.in_(municipalities))
+        )
+    )
     unknown = [t for t in themes if t not in known]
     if unknown:
         raise DomainError(
@@ -55,16 +108,22 @@ def declare(
     now: datetime,
     themes: Sequence[str] = (),
     staff: Sequence[str] = (),
+    municipalities: Sequence[str] = (),
     expected_days: int,
     calendar: WorkCalendar,
 ) -> Crisis:
+    """A crisis in `municipalities` (default: the declaring portfolio holder's own)."""
     if expected_days < 1:
         raise DomainError("de verwachte duur is minstens 1 werkdag")
     if not 0 <= grip <= 5:
         raise DomainError("GRIP-niveau moet tussen 0 en 5 liggen")
     if not title.strip() or "\n" in title:
         raise DomainError("geef een titel van één regel")
-    holder = resolve_holder(session, by)
+    first = municipalities[0] if len(municipalities) == 1 else None
+    holder = resolve_holder(session, by, first)
+    codes = _check_municipalities(
+        session, municipalities or [session.get(Programme, holder.programme_id).municipality_code]
+    )
     start = local_date(now)
     crisis = Crisis(
         title=title.strip(),
@@ -72,8 +131,9 @@ def declare(
         declared_by=holder.email,
         declared_at=now,
         expected_end=calendar.add_working_days(start, expected_days),
-        themes=_check_themes(session, themes),
-        staff=sorted({resolve_person(session, s) for s in staff}),
+        municipalities=codes,
+        themes=_check_themes(session, themes, codes),
+        staff=sorted({resolve_person(session, s, first) for s in staff}),
     )
     session.add(crisis)
     session.flush()
@@ -93,11 +153,16 @@ def _crisis_dict(crisis: Crisis) -> dict[str, object]:
     return {
         "title": crisis.title,
         "grip": crisis.grip,
+        "municipalities": crisis.municipalities,
         "themes": crisis.themes,
         "staff": crisis.staff,
         "expected_end": crisis.expected_end,
         "ended_at": crisis.ended_at,
     }
+
+
+def _only(crisis: Crisis) -> str | None:
+    return crisis.municipalities[0] if len(crisis.municipalities) == 1 else None
 
 
 def get_crisis(session: Session, crisis_id: int) -> Crisis:
@@ -120,12 +185,13 @@ def update_scope(
     crisis = get_crisis(session, crisis_id)
     if crisis.ended_at is not None:
         raise DomainError(f"crisis {crisis_id} is al beëindigd")
-    holder = resolve_holder(session, by)
+    holder = resolve_holder(session, by, _only(crisis))
     before = _crisis_dict(crisis)
+    only = _only(crisis)
     if themes is not None:
-        crisis.themes = _check_themes(session, themes)
+        crisis.themes = _check_themes(session, themes, crisis.municipalities)
     if staff is not None:
-        crisis.staff = sorted({resolve_person(session, s) for s in staff})
+        crisis.staff = sorted({resolve_person(session, s, only) for s in staff})
     if grip is not None:
         crisis.grip = grip
     audit.record(
@@ -147,7 +213,7 @@ def end(*, session: Session, crisis_id: int, by: str, now: datetime) -> Crisis:
         raise DomainError(f"crisis {crisis_id} is al beëindigd")
     if now < crisis.declared_at:
         raise DomainError("een crisis kan niet eindigen vóór ze begon")
-    holder = resolve_holder(session, by)
+    holder = resolve_holder(session, by, _only(crisis))
     crisis.ended_at, crisis.ended_by = now, holder.email
     audit.record(
         session=session,
@@ -225,8 +291,8 @@ def set_priority(
     if not reason.strip():
         raise DomainError("geef een reden (--reason)")
     task = get_task(session=session, task_id=task_id)
-    holder = resolve_holder(session, by)
-    if holder.id not in {h.id for h in task.theme.holders}:
+    holder = resolve_holder(session, by, task.programme.municipality_code)
+    if holder.email not in {h.email for h in task.theme.holders}:
         names = ", ".join(h.name for h in task.theme.holders)
         raise DomainError(f"alleen de portefeuillehouder(s) van dit thema ({names}) kunnen dit")
     previous = _active_override(session, task_id)
@@ -254,7 +320,8 @@ def clear_priority(*, session: Session, task_id: int, by: str, now: datetime) ->
     previous = _active_override(session, task_id)
     if previous is None:
         raise DomainError(f"taak {task_id} heeft geen prioriteit van een portefeuillehouder")
-    holder = resolve_holder(session, by)
+    task = get_task(session=session, task_id=task_id)
+    holder = resolve_holder(session, by, task.programme.municipality_code)
     previous.active = False
     audit.record(
         session=session,

@@ -32,6 +32,8 @@ class Programme(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     municipality: Mapped[str] = mapped_column(String(300))
+    # The municipality as a short code (a slug of its name): what filters and crisis scopes use.
+    municipality_code: Mapped[str] = mapped_column(String(80), index=True)
     plan_name: Mapped[str] = mapped_column(String(300))
     plan_adopted_on: Mapped[date | None] = mapped_column(Date)
     start: Mapped[date] = mapped_column(Date)

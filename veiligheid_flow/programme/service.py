@@ -7,6 +7,8 @@ a task that is done, cancelled or already past its due date. Does not commit.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -103,6 +105,7 @@ def load_programme(
             "code": spec.programme.code,
             "name": spec.programme.name,
             "municipality": spec.municipality,
+            "municipality_code": municipality_code(spec.municipality),
             "plan_name": spec.plan.name,
             "plan_adopted_on": spec.plan.adopted_on,
             "start": spec.programme.start,
@@ -201,6 +204,12 @@ def _sync_meetings(ctx: _Ctx, programme: Programme, spec: Any) -> None:
         ctx.audit(
             "meeting.delete", "meeting", current[key].id, {"body": key[0], "date": key[1]}, None
         )
+
+
+def municipality_code(name: str) -> str:
+    """'Gooise Meren' → 'gooise-meren': the short code filters and crisis scopes use."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def municipal_calendar(session: Session) -> WorkCalendar:

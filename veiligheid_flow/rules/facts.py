@@ -79,12 +79,16 @@ class CrisisFacts:
     expected_end: date | None
     themes: frozenset[str] = frozenset()
     staff: frozenset[str] = frozenset()  # emails of staff on crisis duty
+    municipalities: frozenset[str] = frozenset()  # codes; empty: every municipality
 
     def touches(self, task: TaskSnapshot) -> bool:
-        """Scope: named themes and/or staff; no scope at all means all planned work."""
-        if not self.themes and not self.staff:
+        """Scope: the work of staff on crisis duty (wherever it is), and in the crisis's
+        municipalities the named themes; no themes and no staff means all planned work there."""
+        if task.owner in self.staff:
             return True
-        return task.theme_code in self.themes or task.owner in self.staff
+        if self.municipalities and task.municipality not in self.municipalities:
+            return False
+        return task.theme_code in self.themes or not (self.themes or self.staff)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class TaskSnapshot:
     council_item: str | None = None
     council_deadline: date | None = None
     override: Override | None = None
+    municipality: str = ""  # code of the programme's municipality
     # (crisis id, first day, last day) of ended crises that paused this task
     ended_pauses: tuple[tuple[int, date, date], ...] = ()
 

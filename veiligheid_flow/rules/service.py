@@ -6,11 +6,11 @@ Re-evaluating with unchanged facts changes nothing. Does not commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit import service as audit
@@ -19,7 +19,9 @@ from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride, Tas
 from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
 from veiligheid_flow.rules.engine import Decision, decide
 from veiligheid_flow.rules.facts import CrisisFacts, Override, TaskSnapshot, World
+from veiligheid_flow.rules.models import EvaluationMark
 from veiligheid_flow.rules.tables import RuleBook
+from veiligheid_flow.rules.window import flipped_ranges, thresholds
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.workdays import WorkCalendar
 
@@ -60,6 +62,7 @@ def crisis_facts(crisis: Crisis) -> CrisisFacts:
         expected_end=crisis.expected_end,
         themes=frozenset(crisis.themes),
         staff=frozenset(crisis.staff),
+        municipalities=frozenset(crisis.municipalities or ()),
     )
 
 
@@ -77,9 +80,10 @@ def build_world(session: Session, now: datetime, calendar: WorkCalendar) -> Worl
 
 
 class Snapshots:
-    """Reads the reference data once, then makes a TaskSnapshot per task."""
+    """Reads the reference data once, then makes a TaskSnapshot per task. Pause periods and
+    overrides are read only for the tasks selected by `tasks`."""
 
-    def __init__(self, session: Session, now: datetime) -> None:
+    def __init__(self, session: Session, tasks: Select[tuple[int]]) -> None:
         self.people = {p.id: p for p in session.scalars(select(Person))}
         self.themes = {t.id: t for t in session.scalars(select(Theme))}
         self.activity_kinds = {
@@ -92,29 +96,31 @@ class Snapshots:
             o.task_id: Override(o.tier, o.by, o.reason)
             for o in session.scalars(
                 select(PriorityOverride)
-                .where(PriorityOverride.active.is_(True))
+                .where(PriorityOverride.active.is_(True), PriorityOverride.task_id.in_(tasks))
                 .order_by(PriorityOverride.id)
             )
         }
         self.pauses: dict[int, list[TaskPause]] = defaultdict(list)
-        for pause in session.scalars(select(TaskPause).order_by(TaskPause.id)):
+        for pause in session.scalars(
+            select(TaskPause).where(TaskPause.task_id.in_(tasks)).order_by(TaskPause.id)
+        ):
             self.pauses[pause.task_id].append(pause)
         self.crises = {c.id: c for c in session.scalars(select(Crisis))}
 
     def calendar(self, programme_id: int) -> WorkCalendar:
-        days = self.programmes[programme_id].non_working_days
-        return WorkCalendar(date.fromisoformat(d) for d in days)
+        return programme_calendar(self.programmes[programme_id])
 
     def of(self, task: Task) -> TaskSnapshot:
         theme = self.themes[task.theme_id]
         item = self.items.get(task.council_item_id) if task.council_item_id else None
+        programme = self.programmes[task.programme_id]
         return TaskSnapshot(
             id=task.id,
             statutory=task.statutory,
             kind=self.activity_kinds[task.activity_id],
             effort_hours=task.effort_hours,
             planned_due=task.planned_due,
-            programme_end=self.programmes[task.programme_id].end,
+            programme_end=programme.end,
             theme_code=theme.code,
             theme_kind=theme.kind,
             council_priority=theme.council_priority,
@@ -124,6 +130,7 @@ class Snapshots:
             council_item=item.code if item else None,
             council_deadline=item.submission_deadline if item else None,
             override=self.overrides.get(task.id),
+            municipality=programme.municipality_code,
             ended_pauses=tuple(
                 sorted(
                     (p.crisis_id, p.since, p.until)
@@ -134,8 +141,34 @@ class Snapshots:
         )
 
 
+def programme_calendar(programme: Programme) -> WorkCalendar:
+    return WorkCalendar(date.fromisoformat(d) for d in programme.non_working_days)
+
+
 def decision_json(decision: Decision) -> dict[str, Any]:
     return {"steps": [asdict(s) for s in decision.steps], "paused_by": list(decision.paused_by)}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The open tasks an event can touch: re-evaluated besides those the passing of time can.
+
+    `everything` re-evaluates every open task (a new rule book does that by itself)."""
+
+    everything: bool = False
+    task_ids: frozenset[int] = frozenset()
+    where: tuple[ColumnElement[bool], ...] = ()
+
+    def __or__(self, other: Scope) -> Scope:
+        return Scope(
+            self.everything or other.everything,
+            self.task_ids | other.task_ids,
+            self.where + other.where,
+        )
+
+
+NOTHING = Scope()
+OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
 
 def evaluate(
@@ -143,21 +176,131 @@ def evaluate(
     session: Session,
     now: datetime,
     book: RuleBook,
+    scope: Scope = NOTHING,
     actor: str = RULES_ACTOR,
     reason: str | None = None,
 ) -> EvaluationReport:
-    """Decide every open task and store what changed, auditing it with the rule ids."""
+    """Bring every open task's stored decision to `now`: decide the tasks in `scope` and those
+    whose decision time can have changed since the last evaluation; store and audit changes.
+
+    Evaluations take turns (the mark row is locked), so two runners never decide at once."""
+    mark = session.get(EvaluationMark, 1, with_for_update=True)
+    full = scope.everything or mark is None or mark.rules_digest != book.digest
+    condition: ColumnElement[bool] = true()
+    passed = NOTHING
+    if not full:
+        assert mark is not None
+        passed = time_scope(session, book, mark.at, now)
+        scope = scope | passed
+        condition = or_(false(), Task.id.in_(sorted(scope.task_ids)), *scope.where)
+    selected = select(Task.id).where(Task.status.in_(OPEN), condition)
+    report = _decide_and_store(session, now, book, selected, actor, reason)
+    if mark is None:
+        session.add(EvaluationMark(id=1, at=now, rules_digest=book.digest))
+    elif full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
+        mark.at, mark.rules_digest = now, book.digest
+    session.flush()
+    return report
+
+
+def time_scope(session: Session, book: RuleBook, since: datetime, now: datetime) -> Scope:
+    """The tasks whose facts the passing of time from `since` to `now` (either way) can change:
+    due dates or council deadlines near a rule's threshold, absences that began or ended,
+    crises that began or ended in between."""
+    before, after = local_date(since), local_date(now)
+    where: list[ColumnElement[bool]] = []
+    if before != after:
+        where += _date_clauses(session, book, before, after)
+    low, high = min(since, now), max(since, now)
+    for crisis in session.scalars(
+        select(Crisis).where(
+            or_(
+                and_(Crisis.declared_at > low, Crisis.declared_at <= high),
+                and_(Crisis.ended_at > low, Crisis.ended_at <= high),
+            )
+        )
+    ):
+        where += crisis_scope(crisis).where
+    return Scope(where=tuple(where))
+
+
+def programme_scope(session: Session, code: str) -> Scope:
+    """Every task of one programme (after it was loaded)."""
+    programme = select(Programme.id).where(Programme.code == code)
+    return Scope(where=(Task.programme_id.in_(programme),))
+
+
+def person_scope(session: Session, email: str) -> Scope:
+    """Every task a person (by email, in any programme) owns or backs up."""
+    people = select(Person.id).where(Person.email == email)
+    return Scope(where=(Task.owner_id.in_(people), Task.backup_id.in_(people)))
+
+
+def _date_clauses(
+    session: Session, book: RuleBook, before: date, after: date
+) -> list[ColumnElement[bool]]:
+    limits = thresholds(book)
+    where: list[ColumnElement[bool]] = []
+    calendars = {
+        tuple(p.non_working_days): programme_calendar(p) for p in session.scalars(select(Programme))
+    }
+    for calendar in calendars.values():
+        for lo, hi in flipped_ranges(calendar, before, after, limits.due):
+            where.append(and_(Task.due_date >= lo, Task.due_date < hi))
+        for lo, hi in flipped_ranges(calendar, before, after, limits.deadline):
+            items = select(CouncilItem.id).where(
+                CouncilItem.submission_deadline >= lo, CouncilItem.submission_deadline < hi
+            )
+            where.append(Task.council_item_id.in_(items))
+    first, last = min(before, after), max(before, after)
+    absent = select(Absence.email).where(Absence.start <= last, Absence.end >= first)
+    people = select(Person.id).where(Person.email.in_(absent))
+    return [*where, Task.owner_id.in_(people), Task.backup_id.in_(people)]
+
+
+def crisis_scope(crisis: Crisis) -> Scope:
+    """Every task a crisis can touch: as CrisisFacts.touches, plus tasks whose backup is on
+    crisis duty and tasks it paused before (its scope may have shrunk since)."""
+    municipal = select(Programme.id)
+    if crisis.municipalities:
+        municipal = municipal.where(Programme.municipality_code.in_(crisis.municipalities))
+    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
+    where: list[ColumnElement[bool]] = [
+        Task.owner_id.in_(staff),
+        Task.backup_id.in_(staff),
+        Task.id.in_(select(TaskPause.task_id).where(TaskPause.crisis_id == crisis.id)),
+    ]
+    if crisis.themes:
+        themes = select(Theme.id).where(
+            Theme.code.in_(crisis.themes), Theme.programme_id.in_(municipal)
+        )
+        where.append(Task.theme_id.in_(themes))
+    elif not crisis.staff:
+        where.append(Task.programme_id.in_(municipal))
+    return Scope(where=tuple(where))
+
+
+def _decide_and_store(
+    session: Session,
+    now: datetime,
+    book: RuleBook,
+    selected: Select[tuple[int]],
+    actor: str,
+    reason: str | None,
+) -> EvaluationReport:
     report = EvaluationReport()
-    snaps = Snapshots(session, now)
+    snaps = Snapshots(session, selected)
+    base = build_world(session, now, WorkCalendar())
+    by_days: dict[tuple[str, ...], World] = {}
     worlds: dict[int, World] = {}
-    tasks = session.scalars(
-        select(Task)
-        .where(Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS]))
-        .order_by(Task.id)
-    )
+    tasks = session.scalars(select(Task).where(Task.id.in_(selected)).order_by(Task.id))
     for task in tasks:
         if task.programme_id not in worlds:
-            worlds[task.programme_id] = build_world(session, now, snaps.calendar(task.programme_id))
+            programme = snaps.programmes[task.programme_id]
+            days = tuple(programme.non_working_days)
+            if days not in by_days:
+                by_days[days] = replace(base, calendar=programme_calendar(programme))
+            worlds[task.programme_id] = by_days[days]
         decision = decide(snaps.of(task), worlds[task.programme_id], book)
         if _record_pauses(session, snaps, task.id, decision.paused_by, now):
             # A pause just ended: decide again so the due-date shift applies at once.
@@ -180,7 +323,6 @@ def evaluate(
                 or None,
                 rule_ids=change.rule_ids,
             )
-    session.flush()
     return report
 
 

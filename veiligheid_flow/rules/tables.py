@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +89,7 @@ class RuleBook:
     settings: Settings = field(default_factory=lambda: Settings(kind="settings", version=1))
     cases: dict[str, CaseType] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    digest: str = ""  # of the rule files' bytes: stored decisions are tied to it
 
 
 def load_rulebook(folder: Path) -> RuleBook:
@@ -112,6 +114,10 @@ def load_rulebook(folder: Path) -> RuleBook:
     if problems:
         raise InputInvalid(problems)
     book.sources = [str(p) for p in files]
+    hasher = hashlib.sha256()
+    for path in files:
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    book.digest = hasher.hexdigest()
     return book
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -37,7 +38,11 @@ class TaskStatus(enum.StrEnum):
 
 class Task(Base):
     __tablename__ = "task"
-    __table_args__ = (UniqueConstraint("programme_id", "activity_id", "occurrence_key"),)
+    __table_args__ = (
+        UniqueConstraint("programme_id", "activity_id", "occurrence_key"),
+        # The daily sweep reads open tasks by due date.
+        Index("ix_task_status_due_date", "status", "due_date"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
