@@ -12,15 +12,22 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import LOCAL_TZ, local_date
 from veiligheid_flow.crisis.models import Crisis
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics, render
-from veiligheid_flow.programme.models import CouncilItem, Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.programme.models import (
+    CouncilItem,
+    Person,
+    PortfolioHolder,
+    Programme,
+    Theme,
+    theme_holder,
+)
 from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules.service import Change
 from veiligheid_flow.rules.tables import RuleBook
@@ -75,6 +82,21 @@ class _Ctx:
         day before it, for 0)."""
         return self.calendar.on_or_before(self.calendar.add_working_days(deadline, -working_days))
 
+    def days_with_lead_in(self, since: date, lead: int) -> set[date]:
+        """Deadlines whose lead day (`lead` working days before) fell in (since, today]."""
+        day = self.calendar.add_working_days(since, lead) - timedelta(days=7)
+        last = self.calendar.add_working_days(self.today, lead) + timedelta(days=7)
+        found = set()
+        while day <= last:
+            if since < self.lead_day(day, lead) <= self.today:
+                found.add(day)
+            day += timedelta(days=1)
+        return found
+
+    def municipality_of(self, tasks: Iterable[Task]) -> str:
+        names = sorted({t.programme.municipality for t in tasks})
+        return " / ".join(names) if names else self.municipality
+
     def draft(
         self,
         kind: str,
@@ -86,13 +108,14 @@ class _Ctx:
         cc: tuple[str, ...] = (),
         ics: str | None = None,
         name: str | None = None,
+        municipality: str | None = None,
         **context: Any,
     ) -> Draft:
         """Render a message kind's templates (text and HTML) into a draft."""
         text, html = render(
             kind,
             name=name or self.name(to),
-            municipality=self.municipality,
+            municipality=municipality or self.municipality,
             heading=heading,
             subject=subject,
             **context,
@@ -107,8 +130,9 @@ class _Ctx:
         return person or holder or email
 
 
-def _open_tasks(session: Session) -> list[Task]:
-    return task_service.list_tasks(session=session)
+def _open_tasks(session: Session, **selection: Any) -> list[Task]:
+    """Open tasks, in the order of work, matching any of the selections (see TaskFilter)."""
+    return task_service.list_tasks(session=session, filters=task_service.TaskFilter(**selection))
 
 
 def _ics_for(tasks: Iterable[dict], stamp: datetime) -> str:
@@ -133,47 +157,67 @@ def _count(tasks: list[Any]) -> str:
 def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
     """One email per responsible person listing tasks whose lead day fell in (since, today]."""
     ctx = _Ctx(session, now)
-    by_person: dict[str, list[dict]] = defaultdict(list)
-    for task in _open_tasks(session):
-        if task.paused:
-            continue
-        lead_days = {
-            ctx.lead_day(task.due_date, n) for n in book.settings.reminder_lead_working_days
-        }
-        if any(since < d <= ctx.today for d in lead_days):
-            by_person[task.responsible.email].append(task_dict(task))
-    return [
-        ctx.draft(
-            "reminder",
-            key=f"reminder:{email}:{ctx.today}",
-            to=email,
-            subject=f"Herinnering: {_count(tasks)} met een naderende deadline",
-            heading="Herinnering: je taken",
-            tasks=tasks,
-            ics=_ics_for(tasks, now),
+    due = {
+        d for n in book.settings.reminder_lead_working_days for d in ctx.days_with_lead_in(since, n)
+    }
+    by_person: dict[str, list[Task]] = defaultdict(list)
+    for task in _open_tasks(session, due_on=frozenset(due)):
+        if not task.paused:
+            by_person[task.responsible.email].append(task)
+    drafts = []
+    for email, tasks in sorted(by_person.items()):
+        rows = [task_dict(t) for t in tasks]
+        drafts.append(
+            ctx.draft(
+                "reminder",
+                key=f"reminder:{email}:{ctx.today}",
+                to=email,
+                subject=f"Herinnering: {_count(rows)} met een naderende deadline",
+                heading="Herinnering: je taken",
+                municipality=ctx.municipality_of(tasks),
+                tasks=rows,
+                ics=_ics_for(rows, now),
+            )
         )
-        for email, tasks in sorted(by_person.items())
-    ]
+    return drafts
+
+
+def _overdue_days(ctx: _Ctx, session: Session, since: date, every: int) -> set[date]:
+    """Past due dates whose working days late reached 1, 1 + every, 1 + 2·every … since `since`."""
+    first = session.scalar(
+        select(func.min(Task.due_date)).where(
+            Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
+        )
+    )
+    found: set[date] = set()
+    day = first
+    while day is not None and day < ctx.today:
+        late = ctx.calendar.working_days_between(day, ctx.today)
+        prev = max(ctx.calendar.working_days_between(day, since), 0)
+        if any((n - 1) % every == 0 for n in range(prev + 1, late + 1)):
+            found.add(day)
+        day += timedelta(days=1)
+    return found
 
 
 def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
     """Overdue tasks, repeated every N working days, to the owner with the backup in copy."""
     ctx = _Ctx(session, now)
     every = book.settings.overdue_repeat_every_working_days
-    by_owner: dict[str, list[dict]] = defaultdict(list)
-    escalated: dict[str, list[dict]] = defaultdict(list)
+    by_owner: dict[str, list[Task]] = defaultdict(list)
+    escalated: dict[str, list[Task]] = defaultdict(list)
     newly_escalated = _escalated_since(session, since, now)
-    for task in _open_tasks(session):
+    repeat_on = _overdue_days(ctx, session, since, every)
+    candidates = _open_tasks(
+        session, due_on=frozenset(repeat_on), task_ids=frozenset(newly_escalated)
+    )
+    for task in candidates:
         if task.paused or task.due_date >= ctx.today:
             continue
-        late = ctx.calendar.working_days_between(task.due_date, ctx.today)
-        prev = ctx.calendar.working_days_between(task.due_date, since)
-        hits = [n for n in range(max(prev, 0) + 1, late + 1) if (n - 1) % every == 0]
-        data = task_dict(task)
-        if hits and task.responsible_id == task.owner_id:
-            by_owner[task.owner.email].append(data)
+        if task.due_date in repeat_on and task.responsible_id == task.owner_id:
+            by_owner[task.owner.email].append(task)
         if task.id in newly_escalated and task.responsible_id == task.backup_id:
-            escalated[task.backup.email].append(data)
+            escalated[task.backup.email].append(task)
     drafts = [
         ctx.draft(
             "overdue",
@@ -181,8 +225,9 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             to=email,
             subject=f"Te laat: {_count(tasks)} over de deadline",
             heading="Over de deadline",
-            cc=tuple(sorted({t["backup"] for t in tasks} - {email})),
-            tasks=tasks,
+            cc=tuple(sorted({t.backup.email for t in tasks} - {email})),
+            municipality=ctx.municipality_of(tasks),
+            tasks=[task_dict(t) for t in tasks],
         )
         for email, tasks in sorted(by_owner.items())
     ]
@@ -193,7 +238,8 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             to=email,
             subject=f"Escalatie: je bent nu verantwoordelijk voor {_count(tasks)}",
             heading="Escalatie naar achtervang",
-            tasks=tasks,
+            municipality=ctx.municipality_of(tasks),
+            tasks=[task_dict(t) for t in tasks],
         )
         for email, tasks in sorted(escalated.items())
     ]
@@ -215,11 +261,19 @@ def _escalated_since(session: Session, since: date, now: datetime) -> set[int]:
 
 def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
     ctx = _Ctx(session, now)
-    tasks = _open_tasks(session)
+    leads = book.settings.council_alert_lead_working_days
+    deadlines = {d for n in leads for d in ctx.days_with_lead_in(since, n)}
+    items = list(
+        session.scalars(
+            select(CouncilItem)
+            .where(CouncilItem.active.is_(True), CouncilItem.submission_deadline.in_(deadlines))
+            .order_by(CouncilItem.id)
+        )
+    )
+    tasks = _open_tasks(session, council_items=frozenset(i.id for i in items)) if items else []
     drafts = []
-    items = session.scalars(select(CouncilItem).where(CouncilItem.active.is_(True)))
     for item in items:
-        for lead in book.settings.council_alert_lead_working_days:
+        for lead in leads:
             if not since < ctx.lead_day(item.submission_deadline, lead) <= ctx.today:
                 continue
             linked = [t for t in tasks if t.council_item_id == item.id]
@@ -257,6 +311,7 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
                     tasks=data,
                     at_risk=at_risk,
                     holder=item.holder.name,
+                    municipality=ctx.municipality_of([item]),
                 )
                 for email in sorted(recipients)
             ]
@@ -365,41 +420,97 @@ def _task_exceptions(tasks: Iterable[Task]) -> list[dict[str, str]]:
     return lines
 
 
-def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft:
-    all_tasks = task_service.list_tasks(
-        session=session, filters=task_service.TaskFilter(include_closed=True)
+@dataclass
+class _DigestData:
+    """What every digest of one week reads, fetched set-based once for all holders."""
+
+    progress: dict[int, tuple[int, int, int]]  # theme id → (tasks, done, late) up to the horizon
+    exceptions: dict[int, list[Task]]  # theme id → open tasks that are flagged or paused
+    items_at_risk: set[int]  # council items with an open task flagged council_at_risk
+
+
+def _digest_data(session: Session, today: date, horizon: date) -> _DigestData:
+    open_ = Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
+    late = and_(open_, Task.paused.is_(False), Task.due_date < today)
+    rows = session.execute(
+        select(
+            Task.theme_id,
+            func.count(),
+            func.sum(case((Task.status == TaskStatus.DONE, 1), else_=0)),
+            func.sum(case((late, 1), else_=0)),
+        )
+        .where(Task.planned_due <= horizon, Task.status != TaskStatus.CANCELLED)
+        .group_by(Task.theme_id)
     )
-    return _digest(_Ctx(session, now), holder, all_tasks)
+    progress = {theme: (total, done or 0, late or 0) for theme, total, done, late in rows}
+    flagged = list(
+        session.scalars(
+            select(Task)
+            .options(selectinload(Task.responsible))
+            .where(open_, or_(Task.paused.is_(True), cast(Task.flags, String) != "[]"))
+            .order_by(Task.id)
+        )
+    )
+    exceptions: dict[int, list[Task]] = defaultdict(list)
+    for task in flagged:
+        exceptions[task.theme_id].append(task)
+    at_risk = {t.council_item_id for t in flagged if "council_at_risk" in t.flags}
+    return _DigestData(progress, exceptions, {i for i in at_risk if i is not None})
 
 
-def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
+def _current_holders(session: Session, today: date) -> dict[str, list[PortfolioHolder]]:
+    """Portfolio holders by email: their rows in programmes running today (else the newest)."""
+    rows: dict[str, list[tuple[PortfolioHolder, Programme]]] = defaultdict(list)
+    for holder, programme in session.execute(
+        select(PortfolioHolder, Programme)
+        .join(Programme, PortfolioHolder.programme_id == Programme.id)
+        .order_by(PortfolioHolder.id.desc())
+    ):
+        rows[holder.email].append((holder, programme))
+    return {
+        email: [h for h, p in found if p.start <= today <= p.end] or [found[0][0]]
+        for email, found in rows.items()
+    }
+
+
+def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft:
+    ctx = _Ctx(session, now)
+    horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
+    holders = _current_holders(session, ctx.today)[holder.email]
+    return _digest(ctx, holders, _digest_data(session, ctx.today, horizon))
+
+
+DIGEST_WEEKS = 6
+
+
+def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Draft:
     session = ctx.session
+    holder = holders[0]
+    ids = {h.id for h in holders}
     themes = [
         t
-        for t in session.scalars(select(Theme).where(Theme.active.is_(True)))
-        if holder.id in {h.id for h in t.holders} and t.programme_id == holder.programme_id
+        for t in session.scalars(
+            select(Theme)
+            .join(theme_holder, theme_holder.c.theme_id == Theme.id)
+            .where(Theme.active.is_(True), theme_holder.c.holder_id.in_(ids))
+            .distinct()
+        )
     ]
-    theme_ids = {t.id for t in themes}
-    mine = [t for t in all_tasks if t.theme_id in theme_ids]
-    exceptions = _task_exceptions(mine)
-    horizon = ctx.today + timedelta(weeks=6)
+    exceptions = _task_exceptions(t for theme in themes for t in data.exceptions[theme.id])
+    horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
     items = session.scalars(
         select(CouncilItem)
         .where(
-            CouncilItem.holder_id == holder.id,
+            CouncilItem.holder_id.in_(ids),
             CouncilItem.active.is_(True),
             CouncilItem.submission_deadline >= ctx.today,
             CouncilItem.submission_deadline <= horizon,
         )
-        .order_by(CouncilItem.submission_deadline)
+        .order_by(CouncilItem.submission_deadline, CouncilItem.id)
     )
     council = []
     for item in items:
-        risk = any(
-            "council_at_risk" in t.flags
-            for t in all_tasks
-            if t.council_item_id == item.id and t.open
-        )
+        risk = item.id in data.items_at_risk
         council.append(
             {
                 "subject": item.subject,
@@ -418,27 +529,18 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
                 }
             )
     progress = []
-    for theme in sorted(themes, key=lambda t: t.name):
-        rows = [
-            t
-            for t in mine
-            if t.theme_id == theme.id
-            and t.planned_due <= horizon
-            and t.status != TaskStatus.CANCELLED
-        ]
-        done = sum(1 for t in rows if t.status == TaskStatus.DONE)
-        late = sum(1 for t in rows if t.open and not t.paused and t.due_date < ctx.today)
-        open_ = len(rows) - done - late
-        total = max(len(rows), 1)
+    for theme in sorted(themes, key=lambda t: (t.name, t.id)):
+        total, done, late = data.progress.get(theme.id, (0, 0, 0))
+        whole = max(total, 1)
         progress.append(
             {
                 "name": theme.name,
                 "done": done,
-                "open": open_,
+                "open": total - done - late,
                 "late": late,
-                "pct_done": round(100 * done / total),
-                "pct_late": round(100 * late / total),
-                "pct_open": 100 - round(100 * done / total) - round(100 * late / total),
+                "pct_done": round(100 * done / whole),
+                "pct_late": round(100 * late / whole),
+                "pct_open": 100 - round(100 * done / whole) - round(100 * late / whole),
             }
         )
     budget = [
@@ -448,7 +550,7 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
             "description": b.description,
             "amount": f"{b.amount:,.0f}".replace(",", "."),
         }
-        for t in sorted(themes, key=lambda t: t.name)
+        for t in sorted(themes, key=lambda t: (t.name, t.id))
         for b in t.budget_lines
         if b.year == ctx.today.year
     ]
@@ -456,6 +558,7 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
     attention = (
         f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
     )
+    municipalities = sorted({session.get(Programme, t.programme_id).municipality for t in themes})
     return ctx.draft(
         "digest",
         key=f"digest:{holder.email}:{week.year}-W{week.week:02d}",
@@ -463,6 +566,7 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
         subject=f"Weekoverzicht veiligheid week {week.week}: {attention}",
         heading=f"Weekoverzicht veiligheid, week {week.week}",
         name=holder.name,
+        municipality=" / ".join(municipalities) or None,
         exceptions=exceptions,
         themes=progress,
         council_items=council,
@@ -471,18 +575,13 @@ def _digest(ctx: _Ctx, holder: PortfolioHolder, all_tasks: list[Task]) -> Draft:
 
 
 def digests(session: Session, *, now: datetime) -> list[Draft]:
-    """One digest per portfolio holder (by email, newest programme first)."""
+    """One digest per portfolio holder (by email), over their portfolios in running programmes."""
     ctx = _Ctx(session, now)
-    all_tasks = task_service.list_tasks(
-        session=session, filters=task_service.TaskFilter(include_closed=True)
-    )
-    seen: set[str] = set()
-    drafts = []
-    for holder in session.scalars(select(PortfolioHolder).order_by(PortfolioHolder.id.desc())):
-        if holder.email not in seen:
-            seen.add(holder.email)
-            drafts.append(_digest(ctx, holder, all_tasks))
-    return drafts
+    data = _digest_data(session, ctx.today, ctx.today + timedelta(weeks=DIGEST_WEEKS))
+    return [
+        _digest(ctx, holders, data)
+        for _, holders in sorted(_current_holders(session, ctx.today).items())
+    ]
 
 
 def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from veiligheid_flow.audit import service as audit
@@ -67,36 +67,83 @@ def recover_stale(
             report.recovered[row.id] = row.status.value
 
 
-def _claim(conn: Connection, now: datetime, worker: str, after: int) -> OutboxMessage | None:
-    """Claim the first due pending row with an id above `after`: one UPDATE … RETURNING.
+WINDOW = 100  # candidate ids read per query; each is then claimed on its own
 
-    `after` is the last id this run claimed (rows below it were sent, failed or are waiting for
-    their back-off), so the pick is an index range, not a scan over everything sent before."""
-    pick = _OUTBOX.alias("pick")
-    first = (
-        select(pick.c.id)
-        .where(
+
+class _Queue:
+    """Statements built once per dispatcher run, and the window of candidate ids.
+
+    Candidates are read a window at a time, in id order, from above the last one seen. Each is
+    then claimed by its primary key alone (PostgreSQL: FOR UPDATE SKIP LOCKED, so a row another
+    dispatcher holds is skipped, not waited for), so the plan cannot depend on table statistics:
+    an index scan on `status` with a sort would make every claim cost O(pending)."""
+
+    def __init__(self, conn: Connection, now: datetime, worker: str) -> None:
+        t = _OUTBOX
+        self.now, self.after, self.window, self.wrapped = now, 0, list[int](), False
+        self.find = (
+            select(t.c.id)
+            .where(
+                t.c.status == OutboxStatus.PENDING,
+                t.c.next_attempt_at <= now,
+                t.c.id > bindparam("after"),
+            )
+            .order_by(t.c.id)
+            .limit(WINDOW)
+        )
+        pick = t.alias("pick")
+        one = select(pick.c.id).where(
+            pick.c.id == bindparam("candidate"),
             pick.c.status == OutboxStatus.PENDING,
             pick.c.next_attempt_at <= now,
-            pick.c.id > after,
         )
-        .order_by(pick.c.id)
-        .limit(1)
-    )
-    if conn.dialect.name == "postgresql":
-        first = first.with_for_update(skip_locked=True)
-    row = conn.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == first.scalar_subquery(), _OUTBOX.c.status == OutboxStatus.PENDING)
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=now,
-            claimed_by=worker,
-            attempts=_OUTBOX.c.attempts + 1,
+        if conn.dialect.name == "postgresql":
+            one = one.with_for_update(skip_locked=True)
+        self.claim = (
+            update(t)
+            .where(t.c.id == one.scalar_subquery())
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_at=now,
+                claimed_by=worker,
+                attempts=t.c.attempts + 1,
+            )
+            .returning(*t.c)
         )
-        .returning(*_OUTBOX.c)
-    ).first()
-    return None if row is None else OutboxMessage(**row._mapping)
+        self.settle = (
+            update(t)
+            .where(
+                t.c.id == bindparam("row_id"),
+                t.c.status == OutboxStatus.SENDING,
+                t.c.claimed_by == worker,
+            )
+            .values(
+                status=bindparam("new_status"),
+                last_error=bindparam("error"),
+                sent_at=bindparam("sent_at"),
+                next_attempt_at=bindparam("next_at"),
+            )
+        )
+        self.audit = insert(_AUDIT).values(
+            at=now, actor=worker, action="email.sent", object_type="email"
+        )
+
+    def next(self, conn: Connection) -> OutboxMessage | None:
+        """Claim the next due pending row (lowest id first), or None when there is none."""
+        while True:
+            while self.window:
+                candidate = self.window.pop(0)
+                self.after = candidate
+                found = conn.execute(self.claim, {"candidate": candidate}).first()
+                if found is not None:
+                    return OutboxMessage(**found._mapping)
+            self.window = list(conn.scalars(self.find, {"after": self.after}))
+            if not self.window:
+                if self.wrapped or self.after == 0:
+                    return None
+                # Rows below the cursor that became due meanwhile (a late commit, a concurrent
+                # dispatcher that gave one back): one more pass from the start.
+                self.after, self.wrapped = 0, True
 
 
 @dataclass
@@ -106,35 +153,29 @@ class _Outcome:
     error: str | None = None
 
 
-def _settle(conn: Connection, done: _Outcome, now: datetime, worker: str) -> bool:
+def _settle(conn: Connection, queue: _Queue, done: _Outcome) -> bool:
     """Store the outcome of a send (in the transaction that claims the next message)."""
-    row = done.row
-    values: dict[str, Any] = {"status": done.status, "last_error": done.error}
-    if done.status == OutboxStatus.SENT:
-        values["sent_at"] = now
-    elif done.status == OutboxStatus.PENDING:
-        values["next_attempt_at"] = now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
+    row, now = done.row, queue.now
     stored = conn.execute(
-        update(_OUTBOX)
-        .where(
-            _OUTBOX.c.id == row.id,
-            _OUTBOX.c.status == OutboxStatus.SENDING,
-            _OUTBOX.c.claimed_by == worker,
-        )
-        .values(**values)
+        queue.settle,
+        {
+            "row_id": row.id,
+            "new_status": done.status,
+            "error": done.error,
+            "sent_at": now if done.status == OutboxStatus.SENT else None,
+            "next_at": (
+                now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
+                if done.status == OutboxStatus.PENDING
+                else row.next_attempt_at
+            ),
+        },
     ).rowcount
     if stored != 1:  # someone (outbox confirm/retry, a recovery) took it over: leave it to them
         return False
     if done.status == OutboxStatus.SENT:
         conn.execute(
-            insert(_AUDIT).values(
-                at=now,
-                actor=worker,
-                action="email.sent",
-                object_type="email",
-                object_id=str(row.id),
-                after=_audit_after(row, OutboxStatus.SENT),
-            )
+            queue.audit,
+            {"object_id": str(row.id), "after": _audit_after(row, OutboxStatus.SENT)},
         )
     return True
 
@@ -161,27 +202,23 @@ def dispatch(
     with sessions() as session:
         engine = session.get_bind()
     done: _Outcome | None = None
-    after, wrapped, stop = 0, False, False
+    stop = False
     try:
         with engine.connect() as conn:
+            queue = _Queue(conn, now, worker)
             while True:
                 handled = len(report.sent) + len(report.failed) + (done is not None)
                 more = not stop and (limit is None or handled < limit)
                 settled = False
                 with conn.begin():
                     if done is not None:
-                        settled = _settle(conn, done, now, worker)
-                    row = _claim(conn, now, worker, after) if more else None
-                    if row is None and more and after and not wrapped:
-                        # Rows below the cursor that became due meanwhile (a concurrent
-                        # dispatcher rolled back, a late commit): one pass from the start.
-                        row, wrapped = _claim(conn, now, worker, 0), True
+                        settled = _settle(conn, queue, done)
+                    row = queue.next(conn) if more else None
                 if done is not None and settled:
                     _record(done, report)
                 done = None
                 if row is None:
                     break
-                after = row.id
                 try:
                     transport.send(row)
                     done = _Outcome(row, OutboxStatus.SENT)

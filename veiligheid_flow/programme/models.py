@@ -145,6 +145,7 @@ class CouncilItem(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     holder: Mapped[PortfolioHolder] = relationship()
+    programme: Mapped[Programme] = relationship()
 
 
 class Activity(Base):

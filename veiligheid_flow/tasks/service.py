@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from veiligheid_flow.audit import service as audit
@@ -40,7 +40,12 @@ class TaskFilter:
     due_before: date | None = None
     statutory: bool | None = None
     programme: str | None = None
+    municipality: str | None = None  # code; also the district themes it shares in
     include_closed: bool = False
+    # Selections: a task matching any of the given ones (due on one of the dates, or …).
+    due_on: frozenset[date] | None = None
+    task_ids: frozenset[int] | None = None
+    council_items: frozenset[int] | None = None
 
 
 def order_of_work(query: Select[tuple[Task]]) -> Select[tuple[Task]]:
@@ -77,6 +82,19 @@ def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[
         query = query.join(Programme, Task.programme_id == Programme.id).where(
             Programme.code == filters.programme
         )
+    if filters.municipality:
+        query = query.where(visible_in(filters.municipality))
+    selections = [
+        column.in_(sorted(values))
+        for column, values in (
+            (Task.due_date, filters.due_on),
+            (Task.id, filters.task_ids),
+            (Task.council_item_id, filters.council_items),
+        )
+        if values is not None
+    ]
+    if selections:
+        query = query.where(or_(*selections))
     if filters.status:
         query = query.where(Task.status.in_(filters.status))
     elif not filters.include_closed:
@@ -88,6 +106,12 @@ def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[
     if filters.statutory is not None:
         query = query.where(Task.statutory == (filters.statutory or false()))
     return list(session.scalars(order_of_work(query)).all())
+
+
+def visible_in(municipality: str) -> ColumnElement[bool]:
+    """Tasks a municipality may see: its own programmes' tasks."""
+    own = select(Programme.id).where(Programme.municipality_code == municipality)
+    return Task.programme_id.in_(own)
 
 
 def get_task(*, session: Session, task_id: int) -> Task:

@@ -39,7 +39,9 @@ def upgrade() -> None:
     with op.batch_alter_table("crisis") as batch_op:
         batch_op.add_column(sa.Column("municipalities", sa.JSON(), nullable=True))
     # Crises declared before: they covered every municipality in the database.
-    codes = [r[0] for r in bind.execute(sa.text("SELECT DISTINCT municipality_code FROM programme"))]
+    codes = [
+        r[0] for r in bind.execute(sa.text("SELECT DISTINCT municipality_code FROM programme"))
+    ]
     crisis = sa.table("crisis", sa.column("municipalities", sa.JSON()))
     bind.execute(crisis.update().values(municipalities=sorted(codes)))
     with op.batch_alter_table("crisis") as batch_op:
