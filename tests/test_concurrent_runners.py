@@ -24,6 +24,7 @@ that a survivor really waited on a lock before its rival was killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -51,7 +52,7 @@ from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.db import Base, make_engine, upgrade
-from veiligheid_flow.jobs import JOBS, JobResult, run_due
+from veiligheid_flow.jobs import JOBS, JOBS_BY_NAME, JobResult, run_due, run_job
 from veiligheid_flow.mail.dispatch import STALE_AFTER, retry
 from veiligheid_flow.mail.models import JobRun, OutboxMessage, OutboxStatus
 from veiligheid_flow.models import import_all
@@ -735,3 +736,80 @@ def test_runner_killed_mid_send_other_sends_the_rest(
     rows = assert_exactly_once(app, smtp, expected)
     print(f"\n[killed mid-send] messages={len(rows)} before_race={before_race} "
           f"in_flight_retried={stuck.id}")
+
+
+# --- known core bug, marked: the first evaluations after `db upgrade` to 0004 --------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "CORE BUG: evaluation_mark starts empty after migration 0004, so the first evaluations "
+        "lock nothing and each inserts mark id=1; the losers' IntegrityError is taken by "
+        "jobs.run_job for 'another runner covered this slot' and their job is silently skipped"
+    ),
+)
+def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
+    app, runner_settings, reference, backend
+):
+    """Two jobs start at the same moment in two runners (as the Prefect deployments at 08:00,
+    or serve's thread pool) on a database whose evaluation mark is still empty, as it is right
+    after `veiligheid db upgrade` from 0003 with a programme loaded: both find no mark, both
+    evaluate, both insert it; the second commit fails with an IntegrityError on the mark's
+    key, which run_job swallows as if another runner had covered *its* slot. That job reports
+    'niet aan de beurt', queues nothing and covers no slot (its mail waits for the next day's
+    catch-up). Expected: both jobs covered in this run.
+
+    The barrier makes both transactions read the (missing) mark before either goes on; it is
+    skipped after a timeout, so a fix that makes the second runner wait cannot hang the test.
+    SQLite takes the write lock at BEGIN: there the second runner always sees the first one's
+    mark, so the race cannot happen."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises whole transactions (BEGIN IMMEDIATE): no such race")
+    case = SCENARIOS["catch_up"]
+    expected = reference(case.before, (case.race,))
+    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor="test")
+    jobs = ("reminders", "overdue")
+    assert all(expected.last[name][1] > 0 for name in jobs)
+    runners = [_runner(runner_settings, f"vf_mark_{name}") for name in jobs]
+    try:
+        _run_setup(runners[0], case.before)
+        with app.engine.begin() as conn:
+            conn.execute(text("DELETE FROM evaluation_mark"))  # as just after the migration
+        meet = threading.Barrier(len(runners), timeout=10)
+
+        def after_mark_read(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+            if "FROM evaluation_mark" in statement and "FOR UPDATE" in statement:
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    meet.wait()
+
+        for runner in runners:
+            event.listen(runner.engine, "after_cursor_execute", after_mark_read)
+        results: dict[str, JobResult] = {}
+        errors: list[BaseException] = []
+
+        def work(runner: App, name: str) -> None:
+            try:
+                results[name] = run_job(runner, JOBS_BY_NAME[name], now=at(case.race))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=work, args=(runner, name))
+            for runner, name in zip(runners, jobs, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        if any(t.is_alive() for t in threads) or errors:
+            pytest.fail(f"runner hangs or failed: {errors}")  # not the expected failure
+    finally:
+        for runner in runners:
+            runner.close()
+    covered = {name: (results[name].slot, results[name].enqueued) for name in jobs}
+    assert covered == {name: expected.last[name] for name in jobs}
+    assert {k: v for k, v in _job_runs(app).items() if k in jobs} == {
+        name: expected.job_runs[name] for name in jobs
+    }
