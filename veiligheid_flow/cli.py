@@ -13,6 +13,7 @@ from veiligheid_flow import cli_mail, cli_rules, usecases
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.cli_support import (
     JsonOption,
+    MunicipalityOption,
     NowOption,
     app_context,
     console,
@@ -22,6 +23,7 @@ from veiligheid_flow.cli_support import (
     parse_day,
     print_json,
 )
+from veiligheid_flow.programme.service import check_municipality
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import TaskStatus
 from veiligheid_flow.tasks.views import task_dict, task_table
@@ -86,6 +88,7 @@ def list_tasks(
     due_before: Annotated[str | None, typer.Option(help="Deadline vóór (JJJJ-MM-DD).")] = None,
     statutory: Annotated[bool | None, typer.Option("--statutory/--not-statutory")] = None,
     programme: Annotated[str | None, typer.Option(help="Programmacode.")] = None,
+    municipality: MunicipalityOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Ook afgeronde en vervallen taken.")] = False,
     as_json: JsonOption = False,
     now: NowOption = None,
@@ -99,11 +102,14 @@ def list_tasks(
         due_after=parse_day(due_after, "--due-after") if due_after else None,
         due_before=parse_day(due_before, "--due-before") if due_before else None,
         programme=programme,
+        municipality=municipality,
         include_closed=all_,
     )
     with app_context() as ctx:
         usecases.refresh(ctx, now=now_from(now))
         with ctx.sessions() as session:
+            if municipality:
+                check_municipality(session, municipality)
             tasks = task_service.list_tasks(session=session, filters=filters)
             if as_json:
                 print_json([task_dict(t, rank) for rank, t in enumerate(tasks, 1)])
@@ -113,10 +119,12 @@ def list_tasks(
 
 @app.command()
 @friendly_errors
-def week(as_json: JsonOption = False, now: NowOption = None) -> None:
+def week(
+    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+) -> None:
     """Het werk van deze week (en wat te laat is), in volgorde."""
     with app_context() as ctx:
-        monday, tasks = usecases.week(ctx, now=now_from(now))
+        monday, tasks = usecases.week(ctx, now=now_from(now), municipality=municipality)
         with ctx.sessions() as session:
             tasks = [session.merge(t, load=True) for t in tasks]
             _print_week(monday, tasks, as_json)
@@ -248,7 +256,7 @@ def start(now: NowOption = None) -> None:
             f"Programma {result.report.programme_code} is "
             f"{'bijgewerkt' if result.report.changed else 'actueel'}."
         )
-        monday, tasks = usecases.week(ctx, now=moment)
+        monday, tasks = usecases.week(ctx, now=moment, municipality=result.municipality)
         with ctx.sessions() as session:
             _print_week(monday, [session.merge(t, load=True) for t in tasks], as_json=False)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from veiligheid_flow import usecases
 from veiligheid_flow.cli_support import (
     JsonOption,
+    MunicipalityOption,
     NowOption,
     app_context,
     console,
@@ -27,6 +28,7 @@ from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import confirm_sent, retry
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics
+from veiligheid_flow.programme.service import check_municipality
 
 outbox_app = typer.Typer(
     help="De outbox: berichten die klaarstaan, verstuurd of mislukt zijn.",
@@ -97,6 +99,7 @@ def serve(
 def outbox(
     ctx: typer.Context,
     status: Annotated[OutboxStatus | None, typer.Option(help="Alleen deze status.")] = None,
+    municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Toon de berichten in de outbox."""
@@ -106,6 +109,11 @@ def outbox(
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if status:
             query = query.where(OutboxMessage.status == status)
+        if municipality:
+            check_municipality(session, municipality)
+            query = query.where(
+                ("," + OutboxMessage.municipalities + ",").contains(f",{municipality},")
+            )
         rows = [
             {
                 "id": r.id,
@@ -170,6 +178,7 @@ def digest(
         ),
     ] = True,
     html: Annotated[Path | None, typer.Option(help="Schrijf de HTML naar dit bestand.")] = None,
+    municipality: MunicipalityOption = None,
     now: NowOption = None,
 ) -> None:
     """Toon het weekoverzicht van een portefeuillehouder (tekst, of HTML naar een bestand)."""
@@ -179,7 +188,8 @@ def digest(
     with app_context() as app:
         usecases.refresh(app, now=moment)
         with app.sessions() as session:
-            draft = compose.digest(session, now=moment, holder=resolve_holder(session, holder))
+            found = resolve_holder(session, holder, municipality)
+            draft = compose.digest(session, now=moment, holder=found)
     if html:
         html.write_text(draft.html, encoding="utf-8")
         console.print(f"HTML geschreven naar {html}")
@@ -189,9 +199,10 @@ def digest(
 def calendar(
     person: str,
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    municipality: MunicipalityOption = None,
     now: NowOption = None,
 ) -> None:
-    """Exporteer de deadlines van een medewerker als .ics-agenda."""
+    """Exporteer de deadlines van een medewerker als .ics-agenda (alle gemeenten, of één)."""
     from veiligheid_flow.crisis.service import resolve_person
     from veiligheid_flow.tasks import service as task_service
 
@@ -199,9 +210,12 @@ def calendar(
     with app_context() as app:
         usecases.refresh(app, now=moment)
         with app.sessions() as session:
-            email = resolve_person(session, person)
+            email = resolve_person(session, person, municipality)
+            if municipality:
+                check_municipality(session, municipality)
             tasks = task_service.list_tasks(
-                session=session, filters=task_service.TaskFilter(owner=email)
+                session=session,
+                filters=task_service.TaskFilter(owner=email, municipality=municipality),
             )
             feed = deadlines_ics(
                 [

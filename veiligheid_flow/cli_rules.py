@@ -10,6 +10,7 @@ from rich.table import Table
 from veiligheid_flow import usecases
 from veiligheid_flow.cli_support import (
     JsonOption,
+    MunicipalityOption,
     NowOption,
     app_context,
     console,
@@ -246,13 +247,18 @@ def explain(task_id: int, as_json: JsonOption = False, now: NowOption = None) ->
 def forecast(
     weeks: Annotated[int, typer.Option(min=1, max=52)] = 8,
     crisis_days: Annotated[int, typer.Option(min=0, help="Stel: crisis van N werkdagen.")] = 0,
+    municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
     """Capaciteit: geplande last tegen beschikbare uren per persoon en week; dreigende missers."""
     with app_context() as ctx:
         rows, misses = usecases.capacity_forecast(
-            ctx, now=now_from(now), weeks=weeks, crisis_days=crisis_days
+            ctx,
+            now=now_from(now),
+            weeks=weeks,
+            crisis_days=crisis_days,
+            municipality=municipality,
         )
     if as_json:
         print_json(

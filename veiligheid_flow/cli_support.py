@@ -29,6 +29,14 @@ NowOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON.")]
+MunicipalityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--municipality",
+        "-g",
+        help="Alleen deze gemeente (code, bv. huizen; zie de programma's die geladen zijn).",
+    ),
+]
 
 
 def now_from(value: str | None) -> datetime:

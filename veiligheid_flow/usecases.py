@@ -14,8 +14,14 @@ from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
 from veiligheid_flow.mail import compose
 from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
-from veiligheid_flow.programme.models import Person
-from veiligheid_flow.programme.service import LoadReport, load_programme, municipal_calendar
+from veiligheid_flow.programme.models import Person, Programme
+from veiligheid_flow.programme.service import (
+    LoadReport,
+    check_municipality,
+    load_programme,
+    municipal_calendar,
+    municipality_code,
+)
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.engine import facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
@@ -33,6 +39,7 @@ def validate(app: App, path: Path) -> LoadedProgramme:
 class LoadResult:
     report: LoadReport
     decisions_changed: int
+    municipality: str
 
 
 def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
@@ -47,7 +54,7 @@ def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
             book=book,
             scope=rules_service.programme_scope(session, report.programme_code),
         )
-    return LoadResult(report, len(evaluation.changes))
+    return LoadResult(report, len(evaluation.changes), municipality_code(loaded.spec.municipality))
 
 
 def refresh(app: App, *, now: datetime) -> int:
@@ -57,14 +64,22 @@ def refresh(app: App, *, now: datetime) -> int:
         return len(rules_service.evaluate(session=session, now=now, book=book).changes)
 
 
-def week(app: App, *, now: datetime) -> tuple[datetime, list[Task]]:
-    """Open work due in the current week (Mon–Sun, Europe/Amsterdam) and everything overdue."""
+def week(
+    app: App, *, now: datetime, municipality: str | None = None
+) -> tuple[datetime, list[Task]]:
+    """Open work due in the current week (Mon–Sun, Europe/Amsterdam) and everything overdue,
+    of one municipality or of all."""
     today = local_date(now)
     monday = today - timedelta(days=today.weekday())
     refresh(app, now=now)
     with app.sessions() as session:
+        if municipality:
+            check_municipality(session, municipality)
         tasks = task_service.list_tasks(
-            session=session, filters=task_service.TaskFilter(due_before=monday + timedelta(days=7))
+            session=session,
+            filters=task_service.TaskFilter(
+                due_before=monday + timedelta(days=7), municipality=municipality
+            ),
         )
     return monday, tasks
 
@@ -335,13 +350,24 @@ def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
         }
 
 
-def capacity_forecast(app: App, *, now: datetime, weeks: int, crisis_days: int = 0):  # type: ignore[no-untyped-def]
-    """Per person and week: load against capacity, and deadlines that will be missed."""
+def capacity_forecast(  # type: ignore[no-untyped-def]
+    app: App, *, now: datetime, weeks: int, crisis_days: int = 0, municipality: str | None = None
+):
+    """Per person and week: load against capacity, and deadlines that will be missed; of one
+    municipality's people and work, or of all."""
     refresh(app, now=now)
     today = local_date(now)
     with app.sessions() as session:
-        tasks = task_service.list_tasks(session=session)
-        people = {p.email: p.hours_per_week for p in session.scalars(select(Person))}
+        people_query = select(Person)
+        if municipality:
+            check_municipality(session, municipality)
+            people_query = people_query.join(Programme).where(
+                Programme.municipality_code == municipality
+            )
+        tasks = task_service.list_tasks(
+            session=session, filters=task_service.TaskFilter(municipality=municipality)
+        )
+        people = {p.email: p.hours_per_week for p in session.scalars(people_query)}
         calendar = municipal_calendar(session)
         unavailable: dict[str, set[date]] = {}
         world = rules_service.build_world(session, now, calendar)

@@ -47,6 +47,7 @@ class Draft:
     html: str
     cc: tuple[str, ...] = ()
     ics: str | None = None
+    municipalities: tuple[str, ...] = ()  # codes of the municipalities whose work it concerns
 
     def __post_init__(self) -> None:
         # Defence in depth: input is validated at load, but a header must never carry a newline.
@@ -93,10 +94,6 @@ class _Ctx:
             day += timedelta(days=1)
         return found
 
-    def municipality_of(self, tasks: Iterable[Task]) -> str:
-        names = sorted({t.programme.municipality for t in tasks})
-        return " / ".join(names) if names else self.municipality
-
     def draft(
         self,
         kind: str,
@@ -108,19 +105,21 @@ class _Ctx:
         cc: tuple[str, ...] = (),
         ics: str | None = None,
         name: str | None = None,
-        municipality: str | None = None,
+        programmes: Iterable[Programme] = (),
         **context: Any,
     ) -> Draft:
-        """Render a message kind's templates (text and HTML) into a draft."""
+        """Render a message kind's templates (text and HTML) into a draft; `programmes` are
+        those whose work it concerns (their municipalities head the message)."""
+        seen = {p.municipality_code: p.municipality for p in programmes}
         text, html = render(
             kind,
             name=name or self.name(to),
-            municipality=municipality or self.municipality,
+            municipality=" / ".join(sorted(seen.values())) or self.municipality,
             heading=heading,
             subject=subject,
             **context,
         )
-        return Draft(key, kind, to, subject, text, html, cc, ics)
+        return Draft(key, kind, to, subject, text, html, cc, ics, tuple(sorted(seen)))
 
     def name(self, email: str) -> str:
         person = self.session.scalar(select(Person.name).where(Person.email == email).limit(1))
@@ -174,7 +173,7 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
                 to=email,
                 subject=f"Herinnering: {_count(rows)} met een naderende deadline",
                 heading="Herinnering: je taken",
-                municipality=ctx.municipality_of(tasks),
+                programmes=(t.programme for t in tasks),
                 tasks=rows,
                 ics=_ics_for(rows, now),
             )
@@ -226,7 +225,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             subject=f"Te laat: {_count(tasks)} over de deadline",
             heading="Over de deadline",
             cc=tuple(sorted({t.backup.email for t in tasks} - {email})),
-            municipality=ctx.municipality_of(tasks),
+            programmes=(t.programme for t in tasks),
             tasks=[task_dict(t) for t in tasks],
         )
         for email, tasks in sorted(by_owner.items())
@@ -238,7 +237,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             to=email,
             subject=f"Escalatie: je bent nu verantwoordelijk voor {_count(tasks)}",
             heading="Escalatie naar achtervang",
-            municipality=ctx.municipality_of(tasks),
+            programmes=(t.programme for t in tasks),
             tasks=[task_dict(t) for t in tasks],
         )
         for email, tasks in sorted(escalated.items())
@@ -311,7 +310,7 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
                     tasks=data,
                     at_risk=at_risk,
                     holder=item.holder.name,
-                    municipality=ctx.municipality_of([item]),
+                    programmes=[item.programme],
                 )
                 for email in sorted(recipients)
             ]
@@ -333,6 +332,7 @@ def crisis_notices(
     if crisis is None:
         return []
     per_person: dict[str, list[dict]] = defaultdict(list)
+    programmes: dict[str, set[Programme]] = defaultdict(set)
     for change in changes:
         task = session.get(Task, change.task_id)
         if task is None:
@@ -348,6 +348,7 @@ def crisis_notices(
         if not whats:
             continue
         for email in people:
+            programmes[email].add(task.programme)
             per_person[email].append(
                 {
                     "id": task.id,
@@ -368,6 +369,7 @@ def crisis_notices(
             crisis=crisis,
             ended=ended,
             changes=rows,
+            programmes=programmes[email],
         )
         for email, rows in sorted(per_person.items())
     ]
@@ -487,15 +489,12 @@ def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Dra
     session = ctx.session
     holder = holders[0]
     ids = {h.id for h in holders}
-    themes = [
-        t
-        for t in session.scalars(
-            select(Theme)
-            .join(theme_holder, theme_holder.c.theme_id == Theme.id)
-            .where(Theme.active.is_(True), theme_holder.c.holder_id.in_(ids))
-            .distinct()
+    held = select(theme_holder.c.theme_id).where(theme_holder.c.holder_id.in_(ids))
+    themes = list(
+        session.scalars(
+            select(Theme).where(Theme.active.is_(True), Theme.id.in_(held)).order_by(Theme.id)
         )
-    ]
+    )
     exceptions = _task_exceptions(t for theme in themes for t in data.exceptions[theme.id])
     horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
     items = session.scalars(
@@ -558,7 +557,6 @@ def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Dra
     attention = (
         f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
     )
-    municipalities = sorted({session.get(Programme, t.programme_id).municipality for t in themes})
     return ctx.draft(
         "digest",
         key=f"digest:{holder.email}:{week.year}-W{week.week:02d}",
@@ -566,7 +564,7 @@ def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Dra
         subject=f"Weekoverzicht veiligheid week {week.week}: {attention}",
         heading=f"Weekoverzicht veiligheid, week {week.week}",
         name=holder.name,
-        municipality=" / ".join(municipalities) or None,
+        programmes=(t.programme for t in themes),
         exceptions=exceptions,
         themes=progress,
         council_items=council,
@@ -613,6 +611,7 @@ def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
                 attempts=0,
                 created_at=now,
                 next_attempt_at=now,
+                municipalities=",".join(draft.municipalities),
             )
         )
         added += 1

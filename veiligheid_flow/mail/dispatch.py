@@ -1,24 +1,32 @@
 """The dispatcher: claims pending outbox rows one at a time and sends them.
 
-A message is claimed (pending → sending) in a committed transaction before it is sent, and
-marked sent (or failed, or back to pending) in the next one, which also claims the message after
-it: one commit per message, and never more than one row per dispatcher in `sending`. Two
-dispatchers never claim the same row (the claim is one conditional UPDATE; on PostgreSQL the row
-is picked with SKIP LOCKED). A dispatcher that dies between the send and that commit leaves one
-row in `sending`; on the next run it becomes `sent` when the transport can prove delivery (.eml
-exists), otherwise `uncertain` — never resent without a person deciding
-(`veiligheid outbox retry ID`).
+A message is claimed (pending → sending) in a committed transaction before it is delivered, and
+its outcome (sent, failed, or back to pending) is stored in the next one, which also claims the
+message after it: one commit per message, and never more than one row per dispatcher in
+`sending`. Two dispatchers never claim the same row (the claim is one UPDATE of a row that is
+still pending; on PostgreSQL the row is locked with SKIP LOCKED). A dispatcher that dies
+between the delivery and that commit leaves one row in `sending`; on the next run it becomes
+`sent` when the transport can prove delivery (.eml exists), otherwise `uncertain` — never resent
+without a person deciding (`veiligheid outbox retry ID`).
 
-The per-message bookkeeping is plain SQL on one connection held for the batch (the claim is an
-UPDATE … RETURNING, the audit row a single INSERT), so it costs about as much as the SMTP
-exchange, not several times more.
+SMTP is overlapped with the database: while the commit that stores message N's outcome and
+claims N+1 runs, a helper thread already opens N+1's SMTP envelope (MAIL, RCPT, DATA). The
+content of N+1, whose end (the final ".") is what makes the server accept it, is sent only
+after that commit, so the crash story above is unchanged: a transaction the server never saw
+finish is discarded by it. If the commit claimed another row (a concurrent dispatcher took
+N+1), the open envelope is dropped by closing the connection.
+
+The bookkeeping is plain SQL on one connection held for the batch (statements built once; the
+claim is an UPDATE … RETURNING by primary key, the audit row one INSERT).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +40,7 @@ from veiligheid_flow.mail.transport import PermanentError, TransientError, Trans
 
 STALE_AFTER = timedelta(minutes=10)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
+WINDOW = 100  # candidate rows read per query; each is then claimed by its id
 
 _OUTBOX = OutboxMessage.__table__
 _AUDIT = AuditEntry.__table__
@@ -43,6 +52,15 @@ class DispatchReport:
     retried: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     recovered: dict[int, str] = field(default_factory=dict)
+
+
+class TwoPhaseTransport(Transport, Protocol):
+    """A transport that can open a delivery (`prepare`) before it completes it (`complete`).
+    Nothing is delivered until `complete` returns; `abort` drops a prepared delivery."""
+
+    def prepare(self, row: OutboxMessage) -> None: ...
+    def complete(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 def recover_stale(
@@ -67,22 +85,31 @@ def recover_stale(
             report.recovered[row.id] = row.status.value
 
 
-WINDOW = 100  # candidate ids read per query; each is then claimed on its own
+@dataclass
+class _Outcome:
+    row: OutboxMessage
+    status: OutboxStatus
+    error: str | None = None
 
 
 class _Queue:
-    """Statements built once per dispatcher run, and the window of candidate ids.
+    """The outbox as this dispatcher run sees it: statements built once, and a window of
+    candidate rows.
 
-    Candidates are read a window at a time, in id order, from above the last one seen. Each is
-    then claimed by its primary key alone (PostgreSQL: FOR UPDATE SKIP LOCKED, so a row another
-    dispatcher holds is skipped, not waited for), so the plan cannot depend on table statistics:
-    an index scan on `status` with a sort would make every claim cost O(pending)."""
+    Candidates are read a window at a time, in id order, from above the last one seen (one
+    range query per WINDOW messages). Each is then claimed by its primary key alone (on
+    PostgreSQL with FOR UPDATE SKIP LOCKED: a row another dispatcher holds is skipped, not
+    waited for), so the plan of the per-message statements cannot depend on table statistics —
+    picking "the first pending row" in one statement used an index scan on `status` plus a sort
+    on PostgreSQL, which made every claim cost O(pending)."""
 
     def __init__(self, conn: Connection, now: datetime, worker: str) -> None:
         t = _OUTBOX
-        self.now, self.after, self.window, self.wrapped = now, 0, list[int](), False
+        self.now = now
+        self.after, self.wrapped = 0, False
+        self.window: list[OutboxMessage] = []
         self.find = (
-            select(t.c.id)
+            select(t)
             .where(
                 t.c.status == OutboxStatus.PENDING,
                 t.c.next_attempt_at <= now,
@@ -99,7 +126,7 @@ class _Queue:
         )
         if conn.dialect.name == "postgresql":
             one = one.with_for_update(skip_locked=True)
-        self.claim = (
+        self.claim_one = (
             update(t)
             .where(t.c.id == one.scalar_subquery())
             .values(
@@ -108,19 +135,25 @@ class _Queue:
                 claimed_by=worker,
                 attempts=t.c.attempts + 1,
             )
-            .returning(*t.c)
+            .returning(t.c.id, t.c.attempts, t.c.claimed_at, t.c.claimed_by)
         )
-        self.settle = (
+        mine = (t.c.status == OutboxStatus.SENDING, t.c.claimed_by == worker)
+        self.settle_sent = (
             update(t)
-            .where(
-                t.c.id == bindparam("row_id"),
-                t.c.status == OutboxStatus.SENDING,
-                t.c.claimed_by == worker,
-            )
+            .where(t.c.id == bindparam("row_id"), *mine)
+            .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+        )
+        self.settle_failed = (
+            update(t)
+            .where(t.c.id == bindparam("row_id"), *mine)
+            .values(status=OutboxStatus.FAILED, last_error=bindparam("error"))
+        )
+        self.settle_later = (
+            update(t)
+            .where(t.c.id == bindparam("row_id"), *mine)
             .values(
-                status=bindparam("new_status"),
+                status=OutboxStatus.PENDING,
                 last_error=bindparam("error"),
-                sent_at=bindparam("sent_at"),
                 next_attempt_at=bindparam("next_at"),
             )
         )
@@ -128,64 +161,68 @@ class _Queue:
             at=now, actor=worker, action="email.sent", object_type="email"
         )
 
-    def next(self, conn: Connection) -> OutboxMessage | None:
-        """Claim the next due pending row (lowest id first), or None when there is none."""
-        while True:
-            while self.window:
-                candidate = self.window.pop(0)
-                self.after = candidate
-                found = conn.execute(self.claim, {"candidate": candidate}).first()
-                if found is not None:
-                    return OutboxMessage(**found._mapping)
-            self.window = list(conn.scalars(self.find, {"after": self.after}))
-            if not self.window:
-                if self.wrapped or self.after == 0:
-                    return None
-                # Rows below the cursor that became due meanwhile (a late commit, a concurrent
-                # dispatcher that gave one back): one more pass from the start.
+    def peek(self, conn: Connection) -> OutboxMessage | None:
+        """The candidate the next claim will try first (read, not claimed)."""
+        if not self.window:
+            self.window = [
+                OutboxMessage(**r._mapping) for r in conn.execute(self.find, {"after": self.after})
+            ]
+            if not self.window and self.after and not self.wrapped:
+                # Rows below the cursor that became due meanwhile (a late commit, a row a
+                # concurrent dispatcher gave back): one more pass from the start.
                 self.after, self.wrapped = 0, True
+                return self.peek(conn)
+            if self.window:
+                self.after = self.window[-1].id
+        return self.window[0] if self.window else None
+
+    def claim(self, conn: Connection) -> OutboxMessage | None:
+        """Claim the next due pending row (lowest id first), or None when there is none."""
+        while (row := self.peek(conn)) is not None:
+            self.window.pop(0)
+            claimed = conn.execute(self.claim_one, {"candidate": row.id}).first()
+            if claimed is not None:
+                for key, value in claimed._mapping.items():
+                    setattr(row, key, value)
+                row.status = OutboxStatus.SENDING
+                return row
+        return None
+
+    def settle(self, conn: Connection, done: _Outcome) -> bool:
+        """Store the outcome of a delivery. False if the row was no longer ours."""
+        row = done.row
+        if done.status == OutboxStatus.SENT:
+            stored = conn.execute(self.settle_sent, {"row_id": row.id}).rowcount
+            if stored == 1:
+                after = _audit_after(row, OutboxStatus.SENT)
+                conn.execute(self.audit, {"object_id": str(row.id), "after": after})
+        elif done.status == OutboxStatus.FAILED:
+            stored = conn.execute(
+                self.settle_failed, {"row_id": row.id, "error": done.error}
+            ).rowcount
+        else:
+            wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
+            stored = conn.execute(
+                self.settle_later,
+                {"row_id": row.id, "error": done.error, "next_at": self.now + wait},
+            ).rowcount
+        # Not 1: someone (outbox confirm/retry, a recovery) took the row over; leave it be.
+        return stored == 1
 
 
-@dataclass
-class _Outcome:
-    row: OutboxMessage
-    status: OutboxStatus
-    error: str | None = None
-
-
-def _settle(conn: Connection, queue: _Queue, done: _Outcome) -> bool:
-    """Store the outcome of a send (in the transaction that claims the next message)."""
-    row, now = done.row, queue.now
-    stored = conn.execute(
-        queue.settle,
-        {
-            "row_id": row.id,
-            "new_status": done.status,
-            "error": done.error,
-            "sent_at": now if done.status == OutboxStatus.SENT else None,
-            "next_at": (
-                now + BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
-                if done.status == OutboxStatus.PENDING
-                else row.next_attempt_at
-            ),
-        },
-    ).rowcount
-    if stored != 1:  # someone (outbox confirm/retry, a recovery) took it over: leave it to them
-        return False
-    if done.status == OutboxStatus.SENT:
-        conn.execute(
-            queue.audit,
-            {"object_id": str(row.id), "after": _audit_after(row, OutboxStatus.SENT)},
-        )
-    return True
-
-
-def _record(done: _Outcome, report: DispatchReport) -> None:
-    {
-        OutboxStatus.SENT: report.sent,
-        OutboxStatus.PENDING: report.retried,
-        OutboxStatus.FAILED: report.failed,
-    }[done.status].append(done.row.id)
+def _outcome(
+    row: OutboxMessage, deliver: Callable[[], None], max_attempts: int
+) -> tuple[_Outcome, bool]:
+    """Deliver and classify; the bool says whether to stop the batch (server unwell)."""
+    try:
+        deliver()
+        return _Outcome(row, OutboxStatus.SENT), False
+    except TransientError as exc:
+        given_up = row.attempts >= max_attempts
+        status = OutboxStatus.FAILED if given_up else OutboxStatus.PENDING
+        return _Outcome(row, status, f"tijdelijk: {exc}"), not given_up
+    except PermanentError as exc:
+        return _Outcome(row, OutboxStatus.FAILED, f"blijvend: {exc}"), False
 
 
 def dispatch(
@@ -201,38 +238,121 @@ def dispatch(
     recover_stale(sessions, transport, now, report)
     with sessions() as session:
         engine = session.get_bind()
-    done: _Outcome | None = None
-    stop = False
     try:
         with engine.connect() as conn:
             queue = _Queue(conn, now, worker)
-            while True:
-                handled = len(report.sent) + len(report.failed) + (done is not None)
-                more = not stop and (limit is None or handled < limit)
-                settled = False
-                with conn.begin():
-                    if done is not None:
-                        settled = _settle(conn, queue, done)
-                    row = queue.next(conn) if more else None
-                if done is not None and settled:
-                    _record(done, report)
-                done = None
-                if row is None:
-                    break
-                try:
-                    transport.send(row)
-                    done = _Outcome(row, OutboxStatus.SENT)
-                except TransientError as exc:
-                    given_up = row.attempts >= max_attempts
-                    status = OutboxStatus.FAILED if given_up else OutboxStatus.PENDING
-                    done = _Outcome(row, status, f"tijdelijk: {exc}")
-                    # The server is unwell: stop this batch, retry later with back-off.
-                    stop = not given_up
-                except PermanentError as exc:
-                    done = _Outcome(row, OutboxStatus.FAILED, f"blijvend: {exc}")
+            if all(hasattr(transport, m) for m in ("prepare", "complete", "abort")):
+                _overlapped(conn, queue, transport, report, max_attempts, limit)  # type: ignore[arg-type]
+            else:
+                _sequential(conn, queue, transport, report, max_attempts, limit)
     finally:
         transport.close()
     return report
+
+
+def _record(done: _Outcome, report: DispatchReport) -> None:
+    {
+        OutboxStatus.SENT: report.sent,
+        OutboxStatus.PENDING: report.retried,
+        OutboxStatus.FAILED: report.failed,
+    }[done.status].append(done.row.id)
+
+
+def _step(
+    conn: Connection,
+    queue: _Queue,
+    done: _Outcome | None,
+    report: DispatchReport,
+    claim: bool,
+) -> OutboxMessage | None:
+    """One transaction: store the last outcome, claim the next row and read ahead."""
+    with conn.begin():
+        settled = queue.settle(conn, done) if done is not None else False
+        row = queue.claim(conn) if claim else None
+        if row is not None:
+            queue.peek(conn)  # refill the window here, not outside a transaction
+    if done is not None and settled:
+        _record(done, report)
+    return row
+
+
+def _room(report: DispatchReport, limit: int | None, in_hand: int) -> bool:
+    return limit is None or len(report.sent) + len(report.failed) + in_hand < limit
+
+
+def _sequential(
+    conn: Connection,
+    queue: _Queue,
+    transport: Transport,
+    report: DispatchReport,
+    max_attempts: int,
+    limit: int | None,
+) -> None:
+    done: _Outcome | None = None
+    stop = False
+    while True:
+        more = not stop and _room(report, limit, done is not None)
+        row = _step(conn, queue, done, report, more)
+        if row is None:
+            return
+        done, stop = _outcome(row, lambda row=row: transport.send(row), max_attempts)
+
+
+def _overlapped(
+    conn: Connection,
+    queue: _Queue,
+    transport: TwoPhaseTransport,
+    report: DispatchReport,
+    max_attempts: int,
+    limit: int | None,
+) -> None:
+    """As _sequential, but the next message's envelope is opened during the commit."""
+    opening: tuple[int, Future[None]] | None = None  # (row id, prepare) in the helper thread
+    done: _Outcome | None = None
+    stop = False
+    with ThreadPoolExecutor(1, thread_name_prefix="smtp-envelope") as helper:
+        try:
+            while True:
+                more = not stop and _room(report, limit, done is not None)
+                if more and done is not None and queue.window:
+                    ahead = queue.window[0]
+                    opening = (ahead.id, helper.submit(transport.prepare, ahead))
+                row = _step(conn, queue, done, report, more)
+                prepared = None
+                if opening is not None:
+                    opened_id, future = opening
+                    opening = None
+                    if row is not None and row.id == opened_id:
+                        prepared = future
+                    else:
+                        _drop(future, transport)
+                if row is None:
+                    return
+                if prepared is None:
+                    prepared = Future()
+                    try:
+                        transport.prepare(row)
+                        prepared.set_result(None)
+                    except (TransientError, PermanentError) as exc:
+                        prepared.set_exception(exc)
+
+                def deliver(prepared: Future[None] = prepared) -> None:
+                    prepared.result()  # raises what opening the envelope raised
+                    transport.complete()
+
+                done, stop = _outcome(row, deliver, max_attempts)
+        finally:
+            if opening is not None:
+                _drop(opening[1], transport)
+
+
+def _drop(future: Future[None], transport: TwoPhaseTransport) -> None:
+    """Wait for an envelope being opened and drop it (nothing was delivered)."""
+    try:
+        future.result()
+    except (TransientError, PermanentError):
+        return
+    transport.abort()
 
 
 def _audit_after(row: OutboxMessage, status: OutboxStatus) -> dict[str, Any]:

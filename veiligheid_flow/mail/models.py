@@ -33,6 +33,8 @@ class OutboxMessage(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     ics: Mapped[str | None] = mapped_column(Text)
+    # Codes of the municipalities whose work the message concerns, comma-separated.
+    municipalities: Mapped[str] = mapped_column(String(400), default="", server_default="")
     status: Mapped[OutboxStatus] = mapped_column(
         Enum(
             OutboxStatus,

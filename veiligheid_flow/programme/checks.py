@@ -15,6 +15,7 @@ from veiligheid_flow.programme.schema import (
     HolderSpec,
     PersonSpec,
     ProgrammeSpec,
+    SharedThemeSpec,
     ThemeSpec,
 )
 
@@ -33,6 +34,7 @@ class IndexedProgramme:
     themes: list[tuple[int, ThemeSpec, list[tuple[int, ActivitySpec]]]] = field(
         default_factory=list
     )
+    shared: list[tuple[int, SharedThemeSpec]] = field(default_factory=list)
     # Ids present in the file even where the item itself is invalid (no false "unknown" errors).
     person_ids: set[str] = field(default_factory=set)
     holder_ids: set[str] = field(default_factory=set)
@@ -90,6 +92,10 @@ def _references(
     for i, item in doc.council_items:
         if item.holder not in holders:
             yield ("council_items", i, "holder"), f"onbekende portefeuillehouder '{item.holder}'"
+    for i, shared in doc.shared:
+        for k, holder in enumerate(shared.holders):
+            if holder not in holders:
+                yield ("shared_themes", i, "holders", k), f"onbekende portefeuillehouder '{holder}'"
     for i, theme, activities in doc.themes:
         base: PathParts = ("themes", i)
         yield from person((*base, "owner"), theme.owner)

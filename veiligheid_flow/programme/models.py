@@ -81,6 +81,15 @@ theme_holder = Table(
 )
 
 
+theme_share = Table(
+    "theme_share",
+    Base.metadata,
+    Column("theme_id", ForeignKey("theme.id"), primary_key=True),
+    Column("programme_id", ForeignKey("programme.id"), primary_key=True),
+)
+"""A district theme (held by one programme) that another municipality's programme shares in."""
+
+
 class Theme(Base):
     __tablename__ = "theme"
     __table_args__ = (UniqueConstraint("programme_id", "code"),)

@@ -168,6 +168,14 @@ class CouncilItemSpec(Strict):
     submission_working_days: int | None = Field(default=None, ge=0, le=60)
 
 
+class SharedThemeSpec(Strict):
+    """A district theme another municipality's programme holds: its tasks are ours to see."""
+
+    programme: Key = Field(description="code of the programme that holds the theme")
+    theme: Key
+    holders: list[Key] = Field(min_length=1, description="our portfolio holders for it")
+
+
 class ProgrammeFile(Strict):
     municipality: Title
     plan: PlanSpec
@@ -179,3 +187,4 @@ class ProgrammeFile(Strict):
     council_meetings: list[CouncilMeetingSpec] = []
     council_items: list[CouncilItemSpec] = []
     themes: list[ThemeSpec] = Field(min_length=1)
+    shared_themes: list[SharedThemeSpec] = []

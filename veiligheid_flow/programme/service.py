@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import local_date
+from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.expand import occurrences
 from veiligheid_flow.programme.loader import LoadedProgramme
 from veiligheid_flow.programme.models import (
@@ -30,6 +31,7 @@ from veiligheid_flow.programme.models import (
     PortfolioHolder,
     Programme,
     Theme,
+    theme_share,
 )
 from veiligheid_flow.programme.schema import ActivitySpec, CouncilItemSpec, ProgrammeSpec
 from veiligheid_flow.tasks.models import Task, TaskStatus
@@ -125,6 +127,7 @@ def load_programme(
         ctx, programme, spec.council_items, holders, calendar, spec.defaults.submission_working_days
     )
     activities = _sync_themes(ctx, programme, spec, people, holders, items)
+    _sync_shared_themes(ctx, programme, spec, holders)
     _sync_tasks(ctx, programme, spec.programme, activities, calendar, first_load=report.created)
     if report.changed:
         programme.loaded_at = now
@@ -212,6 +215,14 @@ def municipality_code(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
+def check_municipality(session: Session, code: str) -> str:
+    """A known municipality code, or a clear error listing the known ones."""
+    known = sorted(set(session.scalars(select(Programme.municipality_code))))
+    if code not in known:
+        raise DomainError(f"onbekende gemeente '{code}' (bekend: {', '.join(known) or 'geen'})")
+    return code
+
+
 def municipal_calendar(session: Session) -> WorkCalendar:
     """Working days of the municipality: public holidays plus every loaded programme's days off."""
     days: set[date] = set()
@@ -295,9 +306,12 @@ def _sync_themes(
             "theme",
         )
         wanted_holders = [holders[h] for h in sorted(t.holders)]
-        if [h.id for h in theme.holders] != [h.id for h in wanted_holders]:
-            before = [h.key for h in theme.holders]
-            theme.holders = wanted_holders
+        ours = [h for h in theme.holders if h.programme_id == programme.id]
+        if [h.id for h in ours] != [h.id for h in wanted_holders]:
+            before = [h.key for h in ours]
+            # Holders of municipalities that share this district theme keep their link.
+            theme.holders = [h for h in theme.holders if h.programme_id != programme.id]
+            theme.holders += wanted_holders
             ctx.report.counts["theme.holders"] += 1
             ctx.audit(
                 "theme.update",
@@ -340,6 +354,63 @@ def _sync_themes(
     for code in acts.keys() - wanted_codes:
         ctx.upsert(Activity, acts[code], {"active": False}, "activity")
     return wanted_acts
+
+
+def _sync_shared_themes(
+    ctx: _Ctx, programme: Programme, spec: Any, holders: dict[str, PortfolioHolder]
+) -> None:
+    """Share in other programmes' district themes: our holders are linked to them."""
+    session = ctx.session
+    current = set(
+        session.scalars(
+            select(theme_share.c.theme_id).where(theme_share.c.programme_id == programme.id)
+        )
+    )
+    wanted: set[int] = set()
+    for shared in spec.shared_themes:
+        theme = session.scalar(
+            select(Theme)
+            .join(Programme, Theme.programme_id == Programme.id)
+            .where(Programme.code == shared.programme, Theme.code == shared.theme)
+        )
+        name = f"{shared.programme}/{shared.theme}"
+        if theme is None:
+            raise DomainError(f"gedeeld thema {name} bestaat niet: laad eerst dat programma")
+        if theme.kind != "district" or theme.programme_id == programme.id:
+            raise DomainError(f"{name} is geen districtsthema van een ander programma")
+        wanted.add(theme.id)
+        ours = sorted(holders[h].id for h in shared.holders)
+        if (
+            theme.id not in current
+            or sorted(h.id for h in theme.holders if h.programme_id == programme.id) != ours
+        ):
+            _link_holders(ctx, programme, theme, [holders[h] for h in sorted(shared.holders)])
+            if theme.id not in current:
+                session.execute(
+                    theme_share.insert().values(theme_id=theme.id, programme_id=programme.id)
+                )
+    for theme_id in current - wanted:
+        _link_holders(ctx, programme, session.get(Theme, theme_id), [])
+        session.execute(
+            theme_share.delete().where(
+                theme_share.c.theme_id == theme_id, theme_share.c.programme_id == programme.id
+            )
+        )
+
+
+def _link_holders(
+    ctx: _Ctx, programme: Programme, theme: Theme, ours: list[PortfolioHolder]
+) -> None:
+    before = [h.key for h in theme.holders if h.programme_id == programme.id]
+    theme.holders = [h for h in theme.holders if h.programme_id != programme.id] + ours
+    ctx.report.counts["theme.shared"] += 1
+    ctx.audit(
+        "theme.share",
+        "theme",
+        theme.id,
+        {"programme": programme.code, "holders": before},
+        {"programme": programme.code, "holders": [h.key for h in ours]},
+    )
 
 
 def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.errors import DomainError, NotFound
-from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme, theme_share
 from veiligheid_flow.tasks.models import Task, TaskStatus
 
 TRANSITIONS: dict[TaskStatus, set[TaskStatus]] = {
@@ -109,9 +109,11 @@ def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[
 
 
 def visible_in(municipality: str) -> ColumnElement[bool]:
-    """Tasks a municipality may see: its own programmes' tasks."""
+    """Tasks a municipality may see: its own programmes' tasks and those of the district
+    themes its programmes share in."""
     own = select(Programme.id).where(Programme.municipality_code == municipality)
-    return Task.programme_id.in_(own)
+    shared = select(theme_share.c.theme_id).where(theme_share.c.programme_id.in_(own))
+    return or_(Task.programme_id.in_(own), Task.theme_id.in_(shared))
 
 
 def get_task(*, session: Session, task_id: int) -> Task:

@@ -54,9 +54,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_mark")),
     )
     op.create_index("ix_task_status_due_date", "task", ["status", "due_date"])
+    op.create_table(
+        "theme_share",
+        sa.Column("theme_id", sa.Integer(), nullable=False),
+        sa.Column("programme_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["programme_id"], ["programme.id"], name=op.f("fk_theme_share_programme_id_programme")
+        ),
+        sa.ForeignKeyConstraint(
+            ["theme_id"], ["theme.id"], name=op.f("fk_theme_share_theme_id_theme")
+        ),
+        sa.PrimaryKeyConstraint("theme_id", "programme_id", name=op.f("pk_theme_share")),
+    )
+    with op.batch_alter_table("outbox_message") as batch_op:
+        batch_op.add_column(
+            sa.Column("municipalities", sa.String(400), nullable=False, server_default="")
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("theme_share")
+    with op.batch_alter_table("outbox_message") as batch_op:
+        batch_op.drop_column("municipalities")
     op.drop_index("ix_task_status_due_date", table_name="task")
     op.drop_table("evaluation_mark")
     with op.batch_alter_table("crisis") as batch_op:
