@@ -9,10 +9,11 @@ identical fresh database (`reference`, computed once per backend and scenario). 
 runners must end with exactly that: the same outbox keys, every one delivered exactly once, the
 same covered slot per job, and each due slot reported as covered by exactly one runner.
 
-Scenarios (see SCENARIOS): `first_run`, no job has a covered slot yet, so the runners really
-compose side by side and the loser's transaction fails on the JobRun key or an outbox key;
-`catch_up`, every job covered a slot a week earlier, so the runners meet at the JobRun row lock
-(SELECT ... FOR UPDATE) and all but one find the slot covered.
+Scenarios (see SCENARIOS): `first_run`, no job has a covered slot yet, so there is no JobRun
+row to lock: only the keys (JobRun, outbox) and the evaluation mark's lock keep the runners
+apart, and a loser's transaction must fail whole; `catch_up`, every job covered a slot a week
+earlier, so the runners meet at the JobRun row lock (SELECT ... FOR UPDATE) and all but one find
+the slot covered.
 
 SQLite takes the write lock at BEGIN (BEGIN IMMEDIATE), so there every transaction runs alone and
 the runners interleave only between transactions; the tests run there too (that interleaving
@@ -79,8 +80,8 @@ SCENARIOS = {
     # Covered a week before: the race catches up six days of lead days in one go.
     "catch_up": Scenario(("2023-09-22T09:05",), "2023-09-28T08:05"),
 }
-# The serve-like runners: Thursday (the first run: everything composed side by side, the week's
-# digest included) to Monday (the next digest), over a weekend; all four jobs have mail.
+# The serve-like runners: Thursday (the first run, no JobRun rows yet; the week's digest
+# included) to Monday (the next digest), over a weekend; all four jobs have mail.
 DAYS = tuple((at("2023-09-28T08:05") + timedelta(days=n)).isoformat() for n in range(5))
 
 
@@ -392,8 +393,8 @@ RUN_LINE = re.compile(r"^(\w+): (\d+) bericht\(en\) voor (\d{4}-\d\d-\d\d)$", re
 
 
 def test_run_processes_at_the_same_moment(app, runner_settings, smtp, reference, backend, tmp_path):
-    """`veiligheid run --now` in several processes at once, on the first run (nothing covered:
-    they all compose side by side; the catch-up lock path is the threads' test). On PostgreSQL
+    """`veiligheid run --now` in several processes at once, on the first run (no JobRun row to
+    lock yet; the catch-up lock path is the threads' test). On PostgreSQL
     the test holds an exclusive lock on job_run until every process waits for it, then lets go:
     they start the race at the same instant. SQLite has no such lock view (and would make them
     queue anyway); there they start as they come."""
@@ -412,18 +413,18 @@ def test_run_processes_at_the_same_moment(app, runner_settings, smtp, reference,
     env["VEILIGHEID_DATABASE_URL"] = _tagged(runner_settings.database_url, tag)
     gate = app.engine.connect() if backend == "postgresql" else None
     children: list[subprocess.Popen[str]] = []
+    logs = []
     started = time.perf_counter()
     try:
         if gate is not None:
             gate.begin()
             gate.execute(text("LOCK TABLE job_run IN ACCESS EXCLUSIVE MODE"))
         for i in range(RUNNER_PROCESSES):
+            logs += [(tmp_path / f"run{i}.out").open("w"), (tmp_path / f"run{i}.err").open("w")]
             children.append(
                 subprocess.Popen(
                     [str(VEILIGHEID), "run", "--now", case.race],
-                    env=env, cwd=tmp_path, text=True,
-                    stdout=(tmp_path / f"run{i}.out").open("w"),
-                    stderr=(tmp_path / f"run{i}.err").open("w"),
+                    env=env, cwd=tmp_path, text=True, stdout=logs[-2], stderr=logs[-1],
                 )
             )
 
@@ -445,6 +446,8 @@ def test_run_processes_at_the_same_moment(app, runner_settings, smtp, reference,
             if child.poll() is None:
                 child.kill()
                 child.wait(10)
+        for log in logs:
+            log.close()
     elapsed = time.perf_counter() - started
 
     outputs = [(tmp_path / f"run{i}.out").read_text() for i in range(RUNNER_PROCESSES)]
@@ -701,10 +704,12 @@ def test_runner_killed_mid_send_other_sends_the_rest(
         _run_setup(survivor, case.before)
         before_race = len(_rows(app))
         smtp.hold_next()
+        # It must still be waiting for the answer when it is killed, however slow the machine.
+        env = {**os.environ, "VEILIGHEID_SMTP_TIMEOUT": "600"}
+        err = (tmp_path / "doomed.err").open("w")
         child = subprocess.Popen(
             [sys.executable, "-c", PLAIN, case.race],
-            env=os.environ.copy(), cwd=tmp_path, text=True,
-            stdout=subprocess.DEVNULL, stderr=(tmp_path / "doomed.err").open("w"),
+            env=env, cwd=tmp_path, text=True, stdout=subprocess.DEVNULL, stderr=err,
         )
         try:
             assert smtp.holding.wait(TIMEOUT), (tmp_path / "doomed.err").read_text()
@@ -718,6 +723,7 @@ def test_runner_killed_mid_send_other_sends_the_rest(
         finally:
             child.kill()
             child.wait(TIMEOUT)
+            err.close()
         [stuck] = in_flight
         assert stuck.message_id not in smtp.message_ids()  # the kill cancelled it on the server
 
@@ -738,28 +744,19 @@ def test_runner_killed_mid_send_other_sends_the_rest(
           f"in_flight_retried={stuck.id}")
 
 
-# --- known core bug, marked: the first evaluations after `db upgrade` to 0004 --------------------
+# --- the first evaluations after `db upgrade` to 0004 (a race found here, now fixed) -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "CORE BUG: evaluation_mark starts empty after migration 0004, so the first evaluations "
-        "lock nothing and each inserts mark id=1; the losers' IntegrityError is taken by "
-        "jobs.run_job for 'another runner covered this slot' and their job is silently skipped"
-    ),
-)
 def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
     app, runner_settings, reference, backend
 ):
     """Two jobs start at the same moment in two runners (as the Prefect deployments at 08:00,
-    or serve's thread pool) on a database whose evaluation mark is still empty, as it is right
-    after `veiligheid db upgrade` from 0003 with a programme loaded: both find no mark, both
-    evaluate, both insert it; the second commit fails with an IntegrityError on the mark's
-    key, which run_job swallows as if another runner had covered *its* slot. That job reports
-    'niet aan de beurt', queues nothing and covers no slot (its mail waits for the next day's
-    catch-up). Expected: both jobs covered in this run.
+    or serve's thread pool) on a database whose evaluation mark row is missing. Before the fix
+    both found no mark, both evaluated and inserted it; the second commit failed with an
+    IntegrityError on the mark's key, which run_job swallowed as if another runner had covered
+    *its* slot, so that job silently skipped the day. Now the migration creates the row and
+    evaluate inserts a missing one with ON CONFLICT DO NOTHING before locking it: the second
+    runner waits and goes on. Expected: both jobs covered in this run.
 
     The barrier makes both transactions read the (missing) mark before either goes on; it is
     skipped after a timeout, so a fix that makes the second runner wait cannot hang the test.
@@ -777,7 +774,7 @@ def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
         _run_setup(runners[0], case.before)
         with app.engine.begin() as conn:
             conn.execute(text("DELETE FROM evaluation_mark"))  # as just after the migration
-        meet = threading.Barrier(len(runners), timeout=10)
+        meet = threading.Barrier(len(runners), timeout=20)
 
         def after_mark_read(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
             if "FROM evaluation_mark" in statement and "FOR UPDATE" in statement:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit import service as audit
@@ -184,23 +186,33 @@ def evaluate(
     whose decision time can have changed since the last evaluation; store and audit changes.
 
     Evaluations take turns (the mark row is locked), so two runners never decide at once."""
-    mark = session.get(EvaluationMark, 1, with_for_update=True)
-    full = scope.everything or mark is None or mark.rules_digest != book.digest
+    mark = _locked_mark(session)
+    full = scope.everything or mark.rules_digest != book.digest
     condition: ColumnElement[bool] = true()
     passed = NOTHING
     if not full:
-        assert mark is not None
         passed = time_scope(session, book, mark.at, now)
         scope = scope | passed
         condition = or_(false(), Task.id.in_(sorted(scope.task_ids)), *scope.where)
     selected = select(Task.id).where(Task.status.in_(OPEN), condition)
     report = _decide_and_store(session, now, book, selected, actor, reason)
-    if mark is None:
-        session.add(EvaluationMark(id=1, at=now, rules_digest=book.digest))
-    elif full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
+    if full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
         mark.at, mark.rules_digest = now, book.digest
     session.flush()
     return report
+
+
+def _locked_mark(session: Session) -> EvaluationMark:
+    """The mark row, locked for this transaction. Created if missing (an empty digest: the
+    first evaluation is full); a runner that loses the race to create it waits and reads it."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(EvaluationMark)
+        .values(id=1, at=datetime(1970, 1, 1, tzinfo=UTC), rules_digest="")
+        .on_conflict_do_nothing()
+    )
+    return session.get(EvaluationMark, 1, with_for_update=True, populate_existing=True)
 
 
 def time_scope(session: Session, book: RuleBook, since: datetime, now: datetime) -> Scope:

@@ -5,6 +5,7 @@ Revises: 0003
 """
 
 import re
+from datetime import UTC, datetime
 import unicodedata
 from collections.abc import Sequence
 
@@ -53,6 +54,15 @@ def upgrade() -> None:
         sa.Column("rules_digest", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_mark")),
     )
+    # The one row exists from the start, so runners lock it rather than race to insert it;
+    # its empty digest makes the first evaluation a full one.
+    mark = sa.table(
+        "evaluation_mark",
+        sa.column("id", sa.Integer()),
+        sa.column("at", veiligheid_flow.db.UTCDateTime()),
+        sa.column("rules_digest", sa.String()),
+    )
+    op.bulk_insert(mark, [{"id": 1, "at": datetime(1970, 1, 1, tzinfo=UTC), "rules_digest": ""}])
     op.create_index("ix_task_status_due_date", "task", ["status", "due_date"])
     op.create_table(
         "theme_share",
