@@ -159,15 +159,27 @@ def _wait(what: str, check: Callable[[], Any], services: list[Service]) -> Any:
     """Poll `check` until it returns something truthy; fail early if a service died."""
     deadline = time.monotonic() + TIMEOUT
     while True:
-        result = check()
+        try:
+            result = check()
+        except RunFailed as exc:
+            result, reason = None, str(exc)
+        else:
+            reason = None
         if result:
             return result
         dead = [s for s in services if not s.alive()]
-        if dead or time.monotonic() > deadline:
-            reason = f"{dead[0].name} exited" if dead else f"no result after {TIMEOUT:.0f} s"
+        if dead and not reason:
+            reason = f"{dead[0].name} exited"
+        if not reason and time.monotonic() > deadline:
+            reason = f"no result after {TIMEOUT:.0f} s"
+        if reason:
             logs = "\n".join(s.tail() for s in services)
             pytest.fail(f"waiting for {what}: {reason}\n{logs}")
         time.sleep(0.25)
+
+
+class RunFailed(Exception):
+    """A flow run reached a final state other than COMPLETED."""
 
 
 class Inbox:
@@ -455,7 +467,7 @@ def _completed(api_url: str, count: int) -> list[Any] | None:
     runs = _flow_runs(api_url)
     failed = [r for r in runs if r.state and r.state.is_final() and not r.state.is_completed()]
     if failed:
-        pytest.fail(f"crisis-response run ended {failed[0].state_name}: {failed[0].state}")
+        raise RunFailed(f"crisis-response run ended {failed[0].state_name}: {failed[0].state}")
     done = [r for r in runs if r.state and r.state.is_completed()]
     return done if len(done) >= count else None
 
