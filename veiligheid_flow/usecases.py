@@ -23,7 +23,7 @@ from veiligheid_flow.programme.service import (
     municipality_code,
 )
 from veiligheid_flow.rules import service as rules_service
-from veiligheid_flow.rules.engine import facts_for
+from veiligheid_flow.rules.engine import decide, facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.cases import open_case as open_case_service
@@ -337,16 +337,18 @@ def open_case(
 def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
     """Why a task has its rank, status, responsible person and due date — at `now`."""
     refresh(app, now=now)
+    book = app.rulebook()
     with app.sessions() as session:
         task = task_service.get_task(session=session, task_id=task_id)
         snaps = rules_service.Snapshots(session, select(Task.id).where(Task.id == task.id))
         world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
+        decision = rules_service.decision_json(decide(snaps.of(task), world, book))
         order = [t.id for t in task_service.list_tasks(session=session)]
         return {
             "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
-            "steps": task.decision.get("steps", []),
-            "paused_by": task.decision.get("paused_by", []),
-            "facts": facts_for(snaps.of(task), world, app.rulebook()),
+            "steps": decision["steps"],
+            "paused_by": decision["paused_by"],
+            "facts": facts_for(snaps.of(task), world, book),
         }
 
 

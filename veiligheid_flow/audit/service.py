@@ -28,6 +28,32 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def entry_values(
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+    rule_ids: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """An audit row as plain values, for batched inserts."""
+    return {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "before": _plain(before),
+        "after": _plain(after),
+        "reason": reason,
+        "rule_ids": list(rule_ids) if rule_ids else None,
+    }
+
+
 def record(
     *,
     session: Session,
@@ -42,15 +68,17 @@ def record(
     rule_ids: Sequence[str] | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=_plain(before),
-        after=_plain(after),
-        reason=reason,
-        rule_ids=list(rule_ids) if rule_ids else None,
+        **entry_values(
+            at=at,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+            reason=reason,
+            rule_ids=rule_ids,
+        )
     )
     session.add(entry)
     return entry

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit import service as audit
+from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.expand import occurrences
@@ -441,6 +442,7 @@ def _sync_tasks(
         )
     }
     wanted: set[tuple[int, str]] = set()
+    new: list[dict[str, Any]] = []
     for activity, spec in activities:
         for occ in occurrences(spec, period, calendar):
             key = (activity.id, occ.key)
@@ -459,9 +461,10 @@ def _sync_tasks(
             task = existing.get(key)
             if task is None:
                 if first_load or occ.due >= today:
-                    _create_task(ctx, programme, activity, occ.key, values)
+                    new.append(_new_task(programme, activity, occ.key, values))
             elif _editable(task, today):
                 ctx.upsert(Task, task, values, "task")
+    _insert_tasks(ctx, new)
     for key, task in existing.items():
         if key not in wanted and _editable(task, today):
             before = {"status": task.status.value}
@@ -482,25 +485,41 @@ def _editable(task: Task, today: date) -> bool:
     return task.open and task.planned_due >= today
 
 
-def _create_task(
-    ctx: _Ctx, programme: Programme, activity: Activity, key: str, values: dict[str, Any]
-) -> Task:
-    return ctx.upsert(
-        Task,
-        None,
-        {
-            **values,
-            "programme_id": programme.id,
-            "activity_id": activity.id,
-            "occurrence_key": key,
-            "status": TaskStatus.OPEN,
-            "handed_over": False,
-            "due_date": values["planned_due"],
-            "responsible_id": values["owner_id"],
-            "tier": 9,
-            "paused": False,
-            "flags": [],
-            "decision": {},
-        },
-        "task",
-    )
+def _new_task(
+    programme: Programme, activity: Activity, key: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        **values,
+        "programme_id": programme.id,
+        "activity_id": activity.id,
+        "occurrence_key": key,
+        "status": TaskStatus.OPEN,
+        "handed_over": False,
+        "due_date": values["planned_due"],
+        "responsible_id": values["owner_id"],
+        "tier": 9,
+        "paused": False,
+        "flags": [],
+        "decision": {},
+    }
+
+
+def _insert_tasks(ctx: _Ctx, rows: list[dict[str, Any]]) -> None:
+    """New tasks and their audit entries, in two batched statements (a first load of a
+    programme adds thousands)."""
+    if not rows:
+        return
+    ids = ctx.session.scalars(insert(Task).returning(Task.id, sort_by_parameter_order=True), rows)
+    entries = [
+        audit.entry_values(
+            at=ctx.now,
+            actor=ctx.actor,
+            action="task.create",
+            object_type="task",
+            object_id=task_id,
+            after=row,
+        )
+        for task_id, row in zip(ids.all(), rows, strict=True)
+    ]
+    ctx.session.execute(insert(AuditEntry), entries)
+    ctx.report.counts["task.created"] += len(rows)

@@ -10,12 +10,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from veiligheid_flow.audit import service as audit
+from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride, TaskPause
 from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
@@ -102,17 +104,26 @@ class Snapshots:
                 .order_by(PriorityOverride.id)
             )
         }
-        self.pauses: dict[int, list[TaskPause]] = defaultdict(list)
-        for pause in session.scalars(
-            select(TaskPause).where(TaskPause.task_id.in_(tasks)).order_by(TaskPause.id)
+        self.pauses: dict[int, list[_Period]] = defaultdict(list)
+        for row in session.execute(
+            select(
+                TaskPause.id,
+                TaskPause.task_id,
+                TaskPause.crisis_id,
+                TaskPause.since,
+                TaskPause.until,
+            )
+            .where(TaskPause.task_id.in_(tasks))
+            .order_by(TaskPause.id)
         ):
-            self.pauses[pause.task_id].append(pause)
+            self.pauses[row.task_id].append(_Period(*row))
         self.crises = {c.id: c for c in session.scalars(select(Crisis))}
 
     def calendar(self, programme_id: int) -> WorkCalendar:
         return programme_calendar(self.programmes[programme_id])
 
-    def of(self, task: Task) -> TaskSnapshot:
+    def of(self, task: Any) -> TaskSnapshot:
+        """`task`: a Task, or a row with the same names (TASK_FACTS)."""
         theme = self.themes[task.theme_id]
         item = self.items.get(task.council_item_id) if task.council_item_id else None
         programme = self.programmes[task.programme_id]
@@ -205,10 +216,13 @@ def evaluate(
 def _locked_mark(session: Session) -> EvaluationMark:
     """The mark row, locked for this transaction. Created if missing (an empty digest: the
     first evaluation is full); a runner that loses the race to create it waits and reads it."""
+    mark = session.get(EvaluationMark, 1, with_for_update=True)
+    if mark is not None:
+        return mark
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert_mark = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(EvaluationMark)
+        insert_mark(EvaluationMark)
         .values(id=1, at=datetime(1970, 1, 1, tzinfo=UTC), rules_digest="")
         .on_conflict_do_nothing()
     )
@@ -292,6 +306,50 @@ def crisis_scope(crisis: Crisis) -> Scope:
     return Scope(where=tuple(where))
 
 
+TASK_FACTS = (
+    Task.id,
+    Task.programme_id,
+    Task.activity_id,
+    Task.theme_id,
+    Task.statutory,
+    Task.effort_hours,
+    Task.planned_due,
+    Task.owner_id,
+    Task.backup_id,
+    Task.handed_over,
+    Task.council_item_id,
+    *(getattr(Task, name) for name in ("tier", "paused", "responsible_id", "due_date", "flags")),
+    Task.decision,
+)
+DECIDED = ("tier", "paused", "responsible_id", "due_date", "flags")
+
+
+@dataclass
+class _Writes:
+    """What one evaluation writes, gathered and then sent as batched statements."""
+
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, session: Session) -> None:
+        for statement, rows in (
+            (update(Task), self.tasks),
+            (insert(AuditEntry), self.audit),
+            (insert(TaskPause), self.opened),
+            (update(TaskPause), self.closed),
+        ):
+            if rows:
+                session.execute(statement, rows)
+        # Tasks already loaded in this session show the new decision without a reload.
+        changed = {row["id"]: row for row in self.tasks}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Task) and obj.id in changed:
+                for key in (*DECIDED, "decision"):
+                    set_committed_value(obj, key, changed[obj.id][key])
+
+
 def _decide_and_store(
     session: Session,
     now: datetime,
@@ -300,13 +358,15 @@ def _decide_and_store(
     actor: str,
     reason: str | None,
 ) -> EvaluationReport:
+    """Decide the selected open tasks with the pure engine; write what changed in batches."""
     report = EvaluationReport()
     snaps = Snapshots(session, selected)
     base = build_world(session, now, WorkCalendar())
     by_days: dict[tuple[str, ...], World] = {}
     worlds: dict[int, World] = {}
-    tasks = session.scalars(select(Task).where(Task.id.in_(selected)).order_by(Task.id))
-    for task in tasks:
+    writes = _Writes()
+    rows = session.execute(select(*TASK_FACTS).where(Task.id.in_(selected)).order_by(Task.id))
+    for task in rows:
         if task.programme_id not in worlds:
             programme = snaps.programmes[task.programme_id]
             days = tuple(programme.non_working_days)
@@ -314,32 +374,50 @@ def _decide_and_store(
                 by_days[days] = replace(base, calendar=programme_calendar(programme))
             worlds[task.programme_id] = by_days[days]
         decision = decide(snaps.of(task), worlds[task.programme_id], book)
-        if _record_pauses(session, snaps, task.id, decision.paused_by, now):
+        if _record_pauses(snaps, writes, task.id, decision.paused_by, now):
             # A pause just ended: decide again so the due-date shift applies at once.
             decision = decide(snaps.of(task), worlds[task.programme_id], book)
         report.evaluated += 1
-        change = _apply(task, decision)
+        change = _change(task, decision)
+        explanation = decision_json(decision)
+        if not change and _reasons(task.decision) != _reasons(explanation):
+            # Same outcome, other reasons (e.g. absent now, where it was escalation before).
+            writes.tasks.append({"id": task.id, **_decided(task, None), "decision": explanation})
         if change:
             report.changes.append(change)
-            audit.record(
-                session=session,
-                at=now,
-                actor=actor,
-                action="task.decision",
-                object_type="task",
-                object_id=task.id,
-                before=change.before,
-                after=change.after,
-                reason=reason
-                or "; ".join(s.reason for s in decision.steps if s.table != "priority")
-                or None,
-                rule_ids=change.rule_ids,
+            writes.tasks.append(
+                {"id": task.id, **_decided(task, change), "decision": explanation}
             )
+            writes.audit.append(
+                audit.entry_values(
+                    at=now,
+                    actor=actor,
+                    action="task.decision",
+                    object_type="task",
+                    object_id=task.id,
+                    before=change.before,
+                    after=change.after,
+                    reason=reason
+                    or "; ".join(s.reason for s in decision.steps if s.table != "priority")
+                    or None,
+                    rule_ids=change.rule_ids,
+                )
+            )
+    writes.send(session)
     return report
 
 
+@dataclass
+class _Period:
+    id: int | None
+    task_id: int
+    crisis_id: int
+    since: date
+    until: date | None
+
+
 def _record_pauses(
-    session: Session, snaps: Snapshots, task_id: int, paused_by: tuple[int, ...], now: datetime
+    snaps: Snapshots, writes: _Writes, task_id: int, paused_by: tuple[int, ...], now: datetime
 ) -> bool:
     """Open a pause period per crisis that pauses the task now; close the others. Returns
     whether a period was closed."""
@@ -351,17 +429,20 @@ def _record_pauses(
             crisis = snaps.crises[pause.crisis_id]
             ended = crisis.ended_at is not None and crisis.ended_at <= now
             pause.until = max(pause.since, local_date(crisis.ended_at) if ended else today)
+            writes.closed.append({"id": pause.id, "until": pause.until})
             closed = True
     open_crises = {p.crisis_id for p in periods if p.until is None}
     for crisis_id in paused_by:
         if crisis_id not in open_crises:
-            pause = TaskPause(task_id=task_id, crisis_id=crisis_id, since=today, until=None)
-            session.add(pause)
-            periods.append(pause)
+            periods.append(_Period(None, task_id, crisis_id, today, None))
+            writes.opened.append(
+                {"task_id": task_id, "crisis_id": crisis_id, "since": today, "until": None}
+            )
     return closed
 
 
-def _apply(task: Task, decision: Decision) -> Change | None:
+def _change(task: Any, decision: Decision) -> Change | None:
+    """The decided fields that differ from the stored ones (`task`: a Task or a row)."""
     responsible_id = task.backup_id if decision.responsible == "backup" else task.owner_id
     wanted = {
         "tier": decision.tier,
@@ -371,11 +452,21 @@ def _apply(task: Task, decision: Decision) -> Change | None:
         "flags": list(decision.flags),
     }
     before = {k: getattr(task, k) for k, v in wanted.items() if getattr(task, k) != v}
-    explanation = decision_json(decision)
-    if task.decision != explanation:
-        task.decision = explanation
     if not before:
         return None
-    for key in before:
-        setattr(task, key, wanted[key])
     return Change(task.id, before, {k: wanted[k] for k in before}, decision.rule_ids)
+
+
+def _decided(task: Any, change: Change | None) -> dict[str, Any]:
+    after = change.after if change else {}
+    return {key: after.get(key, getattr(task, key)) for key in DECIDED}
+
+
+def _reasons(explanation: dict[str, Any] | None) -> tuple[Any, ...]:
+    """What a stored explanation says, apart from the fact values that change every day."""
+    explanation = explanation or {}
+    steps = explanation.get("steps", [])
+    return (
+        tuple((s["rule_id"], s["version"]) for s in steps),
+        tuple(explanation.get("paused_by", [])),
+    )
