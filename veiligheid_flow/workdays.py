@@ -21,6 +21,7 @@ class WorkCalendar:
     def __init__(self, extra_days_off: Iterable[date] = ()) -> None:
         self.extra_days_off = frozenset(extra_days_off)
         self._off_by_year: dict[int, frozenset[date]] = {}
+        self._between: dict[tuple[date, date], int] = {}
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
@@ -68,6 +69,13 @@ class WorkCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days in the half-open range (start, end]; negative when end < start."""
+        key = (start, end)
+        found = self._between.get(key)
+        if found is None:
+            found = self._between[key] = self._count_between(start, end)
+        return found
+
+    def _count_between(self, start: date, end: date) -> int:
         if end < start:
             return -self.working_days_between(end, start)
         off = sum(

@@ -331,24 +331,28 @@ def crisis_notices(
     crisis = session.get(Crisis, crisis_id)
     if crisis is None:
         return []
+    people = {p.id: p for p in session.scalars(select(Person))}
+    programmes = {p.id: p for p in session.scalars(select(Programme))}
+    tasks = _rows_by_id(session, [c.task_id for c in changes])
     per_person: dict[str, list[dict]] = defaultdict(list)
-    programmes: dict[str, set[Programme]] = defaultdict(set)
+    concerns: dict[str, set[Programme]] = defaultdict(set)
     for change in changes:
-        task = session.get(Task, change.task_id)
+        task = tasks.get(change.task_id)
         if task is None:
             continue
         whats = [_WHAT[("paused", change.after["paused"])]] if "paused" in change.after else []
-        people = {task.owner.email}
+        owner, backup = people[task.owner_id].email, people[task.backup_id].email
+        recipients = {owner}
         if "responsible_id" in change.after:
-            new = session.get(Person, change.after["responsible_id"])
+            new = people.get(change.after["responsible_id"])
             whats.append(f"nu verantwoordelijk: {new.name if new else '?'}")
-            people |= {task.owner.email, task.backup.email}
+            recipients.add(backup)
         if "due_date" in change.after:
             whats.append(f"nieuwe deadline {change.after['due_date']}")
         if not whats:
             continue
-        for email in people:
-            programmes[email].add(task.programme)
+        for email in recipients:
+            concerns[email].add(programmes[task.programme_id])
             per_person[email].append(
                 {
                     "id": task.id,
@@ -357,6 +361,7 @@ def crisis_notices(
                     "due": None if "due_date" in change.after else task.due_date.isoformat(),
                 }
             )
+    names = {p.email: p.name for p in people.values()}
     ended = event == "end"
     heading = ("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title
     return [
@@ -366,13 +371,33 @@ def crisis_notices(
             to=email,
             subject=f"{heading} — {_count(rows)} gewijzigd",
             heading=heading,
+            name=names.get(email),
             crisis=crisis,
             ended=ended,
             changes=rows,
-            programmes=programmes[email],
+            programmes=concerns[email],
         )
         for email, rows in sorted(per_person.items())
     ]
+
+
+def _rows_by_id(session: Session, ids: list[int]) -> dict[int, Any]:
+    """Title, due date, owner, backup and programme of many tasks, read in chunks."""
+    found = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for row in session.execute(
+            select(
+                Task.id,
+                Task.title,
+                Task.due_date,
+                Task.owner_id,
+                Task.backup_id,
+                Task.programme_id,
+            ).where(Task.id.in_(chunk))
+        ):
+            found[row.id] = row
+    return found
 
 
 SEVERITY = (

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from veiligheid_flow.rules.conditions import evaluate, facts_of
+from veiligheid_flow.rules.conditions import facts_of
 from veiligheid_flow.rules.facts import TaskSnapshot, World, task_facts
 from veiligheid_flow.rules.tables import Rule, RuleBook
 
@@ -49,7 +49,7 @@ def _step(table: str, rule: Rule, facts: dict[str, Any]) -> Step:
 
 def _first(book: RuleBook, table: str, facts: dict[str, Any]) -> tuple[Rule | None, Step | None]:
     for rule in book.tables.get(table, ()):
-        if evaluate(rule.when, facts):
+        if rule.applies(facts):
             return rule, _step(table, rule, facts)
     return None, None
 
@@ -107,7 +107,7 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
 
     flags: list[str] = []
     for rule in book.tables.get("flags", ()):
-        if evaluate(rule.when, facts) and rule.then["flag"] not in flags:
+        if rule.applies(facts) and rule.then["flag"] not in flags:
             flags.append(rule.then["flag"])
             steps.append(_step("flags", rule, facts))
     return Decision(tier, paused, paused_by, responsible, due, tuple(flags), tuple(steps))

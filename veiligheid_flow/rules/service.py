@@ -6,7 +6,7 @@ Re-evaluating with unchanged facts changes nothing. Does not commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -159,7 +159,17 @@ def programme_calendar(programme: Programme) -> WorkCalendar:
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
-    return {"steps": [asdict(s) for s in decision.steps], "paused_by": list(decision.paused_by)}
+    steps = [
+        {
+            "table": s.table,
+            "rule_id": s.rule_id,
+            "version": s.version,
+            "reason": s.reason,
+            "facts": dict(s.facts),
+        }
+        for s in decision.steps
+    ]
+    return {"steps": steps, "paused_by": list(decision.paused_by)}
 
 
 @dataclass(frozen=True)
@@ -379,14 +389,15 @@ def _decide_and_store(
             decision = decide(snaps.of(task), worlds[task.programme_id], book)
         report.evaluated += 1
         change = _change(task, decision)
-        explanation = decision_json(decision)
-        if not change and _reasons(task.decision) != _reasons(explanation):
+        if not change and _reasons(task.decision) != _decision_reasons(decision):
             # Same outcome, other reasons (e.g. absent now, where it was escalation before).
-            writes.tasks.append({"id": task.id, **_decided(task, None), "decision": explanation})
+            writes.tasks.append(
+                {"id": task.id, **_decided(task, None), "decision": decision_json(decision)}
+            )
         if change:
             report.changes.append(change)
             writes.tasks.append(
-                {"id": task.id, **_decided(task, change), "decision": explanation}
+                {"id": task.id, **_decided(task, change), "decision": decision_json(decision)}
             )
             writes.audit.append(
                 audit.entry_values(
@@ -460,6 +471,10 @@ def _change(task: Any, decision: Decision) -> Change | None:
 def _decided(task: Any, change: Change | None) -> dict[str, Any]:
     after = change.after if change else {}
     return {key: after.get(key, getattr(task, key)) for key in DECIDED}
+
+
+def _decision_reasons(decision: Decision) -> tuple[Any, ...]:
+    return (tuple((s.rule_id, s.version) for s in decision.steps), decision.paused_by)
 
 
 def _reasons(explanation: dict[str, Any] | None) -> tuple[Any, ...]:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from veiligheid_flow.problems import InputInvalid, PathParts, PositionedYaml, Problem
-from veiligheid_flow.rules.conditions import All, Compare, Condition, Not
+from veiligheid_flow.rules.conditions import (
+    All,
+    Compare,
+    Condition,
+    Not,
+    Predicate,
+    compile_condition,
+)
 from veiligheid_flow.rules.facts import ACTIONS, DECISION_FACTS, FACTS, TABLE_ORDER
 
 _PY_TYPES = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
@@ -26,6 +34,11 @@ class Rule(_Strict):
     when: Condition
     then: dict[str, Any]
     reason: str = Field(min_length=5)
+
+    @cached_property
+    def applies(self) -> Predicate:
+        """`when`, compiled once: does this rule apply to these facts?"""
+        return compile_condition(self.when)
 
 
 class TableFile(_Strict):
