@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, true, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -214,7 +214,9 @@ def evaluate(
     if not full:
         passed = time_scope(session, book, mark.at, now)
         scope = scope | passed
-        condition = or_(false(), Task.id.in_(sorted(scope.task_ids)), *scope.where)
+        # One indexed query per clause, united: an OR over them would scan every task.
+        clauses = [*scope.where, Task.id.in_(sorted(scope.task_ids))]
+        condition = Task.id.in_(union(*(select(Task.id).where(c) for c in clauses)))
     selected = select(Task.id).where(Task.status.in_(OPEN), condition)
     report = _decide_and_store(session, now, book, selected, actor, reason)
     if full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
@@ -344,14 +346,25 @@ class _Writes:
     closed: list[dict[str, Any]] = field(default_factory=list)
 
     def send(self, session: Session) -> None:
+        task, pause = Task.__table__, TaskPause.__table__
         for statement, rows in (
-            (update(Task), self.tasks),
-            (insert(AuditEntry), self.audit),
-            (insert(TaskPause), self.opened),
-            (update(TaskPause), self.closed),
+            (
+                task.update()
+                .where(task.c.id == bindparam("_id"))
+                .values({key: bindparam(key) for key in (*DECIDED, "decision")}),
+                [{"_id": row["id"], **row} for row in self.tasks],
+            ),
+            (AuditEntry.__table__.insert(), self.audit),
+            (pause.insert(), self.opened),
+            (
+                pause.update()
+                .where(pause.c.id == bindparam("_id"))
+                .values(until=bindparam("until")),
+                [{"_id": row["id"], "until": row["until"]} for row in self.closed],
+            ),
         ):
             if rows:
-                session.execute(statement, rows)
+                session.connection().execute(statement, rows)
         # Tasks already loaded in this session show the new decision without a reload.
         changed = {row["id"]: row for row in self.tasks}
         for obj in list(session.identity_map.values()):

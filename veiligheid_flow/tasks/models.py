@@ -53,10 +53,10 @@ class Task(Base):
     statutory: Mapped[bool] = mapped_column(Boolean)
     legal_basis: Mapped[str | None] = mapped_column(String(300))
     owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     planned_due: Mapped[date] = mapped_column(Date)
     effort_hours: Mapped[float] = mapped_column(Float)
-    council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"))
+    council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"), index=True)
     status: Mapped[TaskStatus] = mapped_column(
         Enum(
             TaskStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
