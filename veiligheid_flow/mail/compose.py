@@ -121,12 +121,16 @@ class _Ctx:
         )
         return Draft(key, kind, to, subject, text, html, cc, ics, tuple(sorted(seen)))
 
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """Display names by email: staff first, then portfolio holders."""
+        found: dict[str, str] = {}
+        for model in (PortfolioHolder, Person):
+            found.update(((e, n) for e, n in self.session.execute(select(model.email, model.name))))
+        return found
+
     def name(self, email: str) -> str:
-        person = self.session.scalar(select(Person.name).where(Person.email == email).limit(1))
-        holder = self.session.scalar(
-            select(PortfolioHolder.name).where(PortfolioHolder.email == email).limit(1)
-        )
-        return person or holder or email
+        return self.names.get(email, email)
 
 
 def _open_tasks(session: Session, **selection: Any) -> list[Task]:
@@ -361,7 +365,6 @@ def crisis_notices(
                     "due": None if "due_date" in change.after else task.due_date.isoformat(),
                 }
             )
-    names = {p.email: p.name for p in people.values()}
     ended = event == "end"
     heading = ("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title
     return [
@@ -371,7 +374,6 @@ def crisis_notices(
             to=email,
             subject=f"{heading} — {_count(rows)} gewijzigd",
             heading=heading,
-            name=names.get(email),
             crisis=crisis,
             ended=ended,
             changes=rows,

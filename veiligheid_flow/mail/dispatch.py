@@ -9,24 +9,17 @@ between the delivery and that commit leaves one row in `sending`; on the next ru
 `sent` when the transport can prove delivery (.eml exists), otherwise `uncertain` — never resent
 without a person deciding (`veiligheid outbox retry ID`).
 
-SMTP is overlapped with the database: while the commit that stores message N's outcome and
-claims N+1 runs, a helper thread already opens N+1's SMTP envelope (MAIL, RCPT, DATA). The
-content of N+1, whose end (the final ".") is what makes the server accept it, is sent only
-after that commit, so the crash story above is unchanged: a transaction the server never saw
-finish is discarded by it. If the commit claimed another row (a concurrent dispatcher took
-N+1), the open envelope is dropped by closing the connection.
-
-The bookkeeping is plain SQL on one connection held for the batch (statements built once; the
-claim is an UPDATE … RETURNING by primary key, the audit row one INSERT).
+The bookkeeping is plain SQL on one connection held for the batch: statements built once, the
+claim an UPDATE … RETURNING by primary key, the audit row one INSERT; on PostgreSQL the three
+are one statement (one round trip per message). The SMTP connection is reused for the batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,15 +45,6 @@ class DispatchReport:
     retried: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     recovered: dict[int, str] = field(default_factory=dict)
-
-
-class TwoPhaseTransport(Transport, Protocol):
-    """A transport that can open a delivery (`prepare`) before it completes it (`complete`).
-    Nothing is delivered until `complete` returns; `abort` drops a prepared delivery."""
-
-    def prepare(self, row: OutboxMessage) -> None: ...
-    def complete(self) -> None: ...
-    def abort(self) -> None: ...
 
 
 def recover_stale(
@@ -336,10 +320,7 @@ def dispatch(
                 # Every statement of the loop is a transaction of its own (see _single_step).
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             queue = _Queue(conn, now, worker)
-            if all(hasattr(transport, m) for m in ("prepare", "complete", "abort")):
-                _overlapped(conn, queue, transport, report, max_attempts, limit)  # type: ignore[arg-type]
-            else:
-                _sequential(conn, queue, transport, report, max_attempts, limit)
+            _loop(conn, queue, transport, report, max_attempts, limit)
     finally:
         transport.close()
     return report
@@ -371,7 +352,7 @@ def _room(report: DispatchReport, limit: int | None, in_hand: int) -> bool:
     return limit is None or len(report.sent) + len(report.failed) + in_hand < limit
 
 
-def _sequential(
+def _loop(
     conn: Connection,
     queue: _Queue,
     transport: Transport,
@@ -387,63 +368,6 @@ def _sequential(
         if row is None:
             return
         done, stop = _outcome(row, lambda row=row: transport.send(row), max_attempts)
-
-
-def _overlapped(
-    conn: Connection,
-    queue: _Queue,
-    transport: TwoPhaseTransport,
-    report: DispatchReport,
-    max_attempts: int,
-    limit: int | None,
-) -> None:
-    """As _sequential, but the next message's envelope is opened during the commit."""
-    opening: tuple[int, Future[None]] | None = None  # (row id, prepare) in the helper thread
-    done: _Outcome | None = None
-    stop = False
-    with ThreadPoolExecutor(1, thread_name_prefix="smtp-envelope") as helper:
-        try:
-            while True:
-                more = not stop and _room(report, limit, done is not None)
-                if more and done is not None and queue.window:
-                    ahead = queue.window[0]
-                    opening = (ahead.id, helper.submit(transport.prepare, ahead))
-                row = _step(conn, queue, done, report, more)
-                prepared = None
-                if opening is not None:
-                    opened_id, future = opening
-                    opening = None
-                    if row is not None and row.id == opened_id:
-                        prepared = future
-                    else:
-                        _drop(future, transport)
-                if row is None:
-                    return
-                if prepared is None:
-                    prepared = Future()
-                    try:
-                        transport.prepare(row)
-                        prepared.set_result(None)
-                    except (TransientError, PermanentError) as exc:
-                        prepared.set_exception(exc)
-
-                def deliver(prepared: Future[None] = prepared) -> None:
-                    prepared.result()  # raises what opening the envelope raised
-                    transport.complete()
-
-                done, stop = _outcome(row, deliver, max_attempts)
-        finally:
-            if opening is not None:
-                _drop(opening[1], transport)
-
-
-def _drop(future: Future[None], transport: TwoPhaseTransport) -> None:
-    """Wait for an envelope being opened and drop it (nothing was delivered)."""
-    try:
-        future.result()
-    except (TransientError, PermanentError):
-        return
-    transport.abort()
 
 
 def _audit_after(row: OutboxMessage, status: OutboxStatus) -> dict[str, Any]:

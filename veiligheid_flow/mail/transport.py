@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import re
 import smtplib
 import ssl
-from collections.abc import Iterator
 from email.header import Header
 from email.utils import formataddr, formatdate
 from pathlib import Path
@@ -25,7 +23,6 @@ from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.settings import Settings
 
 SENDER_NAME = "Veiligheid OOV"
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 
 
 class TransientError(Exception):
@@ -155,7 +152,6 @@ class SmtpTransport:
         self.settings = settings
         self.sender = settings.mail_from
         self._smtp: smtplib.SMTP | None = None
-        self._open: bytes | None = None  # content of a transaction opened by `prepare`
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -181,88 +177,23 @@ class SmtpTransport:
         return smtp
 
     def send(self, row: OutboxMessage) -> None:
-        self.prepare(row)
-        self.complete()
-
-    def prepare(self, row: OutboxMessage) -> None:
-        """Open the SMTP transaction up to DATA (MAIL, RCPT, DATA → 354). Nothing is delivered
-        until `complete`; `abort` (or a lost connection) makes the server discard it."""
-        assert self._open is None, "an SMTP transaction is already open"
         data = build_message(row, self.sender)
         if self._smtp is None:
             try:
                 self._smtp = self._connect()
             except (smtplib.SMTPException, OSError) as exc:
                 raise TransientError(_describe(exc)) from exc
-        smtp = self._smtp
-        recipients = [row.recipient, *row.cc]
-        with self._classified():
-            options = [f"size={len(data)}"] if smtp.has_extn("size") else []
-            code, reply = smtp.mail(self.sender, options)
-            if code != 250:
-                self._reset(code)
-                raise smtplib.SMTPSenderRefused(code, reply, self.sender)
-            refused = {}
-            for address in recipients:
-                code, reply = smtp.rcpt(address)
-                if code not in (250, 251):
-                    refused[address] = (code, reply)
-                if code == 421:
-                    self._reset(code)
-                    raise smtplib.SMTPRecipientsRefused(refused)
-            if len(refused) == len(recipients):
-                self._reset(550)
-                raise smtplib.SMTPRecipientsRefused(refused)
-            code, reply = smtp.docmd("data")
-            if code != 354:
-                self._reset(code)
-                raise smtplib.SMTPDataError(code, reply)
-        self._open = data
-
-    def complete(self) -> None:
-        """Send the content of the open transaction; the server has accepted it on return."""
-        data, self._open = self._open, None
-        assert data is not None and self._smtp is not None, "no SMTP transaction is open"
-        smtp = self._smtp
-        with self._classified():
-            body = _DOT_AT_LINE_START.sub(b"..", data)
-            smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-            code, reply = smtp.getreply()
-            if code != 250:
-                self._reset(code)
-                raise smtplib.SMTPDataError(code, reply)
-
-    def abort(self) -> None:
-        """Drop an open transaction: after DATA the only way is to hang up (the server then
-        discards the unfinished message); the next message connects again."""
-        if self._open is not None:
-            self._open = None
-            self.close()
-
-    def _reset(self, code: int) -> None:
-        """After a refusal: the session goes on (RSET), unless the server is closing (421)."""
-        if code == 421 or self._smtp is None:
-            self.close()
-            return
         try:
-            self._smtp.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
-
-    @contextlib.contextmanager
-    def _classified(self) -> Iterator[None]:
-        """SMTP failures as Permanent (5xx: this message) or Transient (the rest)."""
-        try:
-            yield
+            self._smtp.sendmail(self.sender, [row.recipient, *row.cc], data)
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if any(not 500 <= code < 600 for code in codes):
+            # All refused; a 421 among them means the server is closing: try again later.
+            if any(not 500 <= code < 600 for code, _ in exc.recipients.values()):
                 self.close()
                 raise TransientError(_describe(exc)) from exc
-            raise PermanentError(_describe(exc)) from exc
+            raise PermanentError(_describe(exc)) from exc  # smtplib has reset the session
         except smtplib.SMTPResponseException as exc:
-            if 500 <= exc.smtp_code < 600 and self._smtp is not None:
-                raise PermanentError(_describe(exc)) from exc
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentError(_describe(exc)) from exc  # session reset, connection kept
             self.close()
             raise TransientError(_describe(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
@@ -273,7 +204,7 @@ class SmtpTransport:
         return None  # SMTP cannot tell; see README "Exactly once"
 
     def close(self) -> None:
-        smtp, self._smtp, self._open = self._smtp, None, None
+        smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
         with contextlib.suppress(smtplib.SMTPException, OSError):

@@ -352,7 +352,10 @@ class _Writes:
                 task.update()
                 .where(task.c.id == bindparam("_id"))
                 .values({key: bindparam(key) for key in (*DECIDED, "decision")}),
-                [{"_id": row["id"], **row} for row in self.tasks],
+                [
+                    {"_id": row["id"], **{k: row[k] for k in (*DECIDED, "decision")}}
+                    for row in self.tasks
+                ],
             ),
             (AuditEntry.__table__.insert(), self.audit),
             (pause.insert(), self.opened),
