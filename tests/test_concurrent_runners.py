@@ -758,8 +758,9 @@ def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
     evaluate inserts a missing one with ON CONFLICT DO NOTHING before locking it: the second
     runner waits and goes on. Expected: both jobs covered in this run.
 
-    The barrier makes both transactions read the (missing) mark before either goes on; it is
-    skipped after a timeout, so a fix that makes the second runner wait cannot hang the test.
+    The barrier makes both transactions that read the mark as missing wait for each other
+    before either goes on (the old race, every time); a runner that reads it present passes
+    straight on, and the barrier gives up after a timeout, so the test cannot hang.
     SQLite takes the write lock at BEGIN: there the second runner always sees the first one's
     mark, so the race cannot happen."""
     if backend != "postgresql":
@@ -776,8 +777,11 @@ def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
             conn.execute(text("DELETE FROM evaluation_mark"))  # as just after the migration
         meet = threading.Barrier(len(runners), timeout=20)
 
-        def after_mark_read(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
-            if "FROM evaluation_mark" in statement and "FOR UPDATE" in statement:
+        def after_mark_read(_conn, cursor, statement, *_args) -> None:  # noqa: ANN001
+            # Only a runner that found no mark waits for the other: that is the race. A runner
+            # that found it (as with the fix, after waiting its turn) goes on at once.
+            mark_read = "FROM evaluation_mark" in statement and "FOR UPDATE" in statement
+            if mark_read and cursor.rowcount == 0:
                 with contextlib.suppress(threading.BrokenBarrierError):
                     meet.wait()
 
