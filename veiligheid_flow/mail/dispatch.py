@@ -16,7 +16,6 @@ are one statement (one round trip per message). The SMTP connection is reused fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -286,12 +285,10 @@ class _Queue:
         return stored == 1
 
 
-def _outcome(
-    row: OutboxMessage, deliver: Callable[[], None], max_attempts: int
-) -> tuple[_Outcome, bool]:
-    """Deliver and classify; the bool says whether to stop the batch (server unwell)."""
+def _deliver(transport: Transport, row: OutboxMessage, max_attempts: int) -> tuple[_Outcome, bool]:
+    """Send and classify; the bool says whether to stop the batch (the server is unwell)."""
     try:
-        deliver()
+        transport.send(row)
         return _Outcome(row, OutboxStatus.SENT), False
     except TransientError as exc:
         given_up = row.attempts >= max_attempts
@@ -367,7 +364,7 @@ def _loop(
         row = _step(conn, queue, done, report, more)
         if row is None:
             return
-        done, stop = _outcome(row, lambda row=row: transport.send(row), max_attempts)
+        done, stop = _deliver(transport, row, max_attempts)
 
 
 def _audit_after(row: OutboxMessage, status: OutboxStatus) -> dict[str, Any]:

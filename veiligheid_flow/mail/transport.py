@@ -45,13 +45,13 @@ def _header_value(value: str, linesep: str) -> str:
 
 
 def _base64_part(content_type: str, text: str, linesep: str, extra: str = "") -> list[str]:
-    body = base64.encodebytes(text.encode("utf-8")).decode("ascii").rstrip("\n")
+    encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")
     return [
         f"Content-Type: {content_type}",
         "Content-Transfer-Encoding: base64",
         *([extra] if extra else []),
         "",
-        body.replace("\n", linesep),
+        *(encoded[i : i + 76] for i in range(0, len(encoded), 76)),
     ]
 
 
