@@ -14,7 +14,6 @@ import contextlib
 import os
 import smtplib
 import ssl
-from email.header import Header
 from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Protocol
@@ -33,15 +32,26 @@ class PermanentError(Exception):
     """Will not succeed (5xx, bad address)."""
 
 
-def _header_value(value: str, linesep: str) -> str:
-    """A header value that is safe on the wire: no line breaks, non-ASCII as RFC 2047 words,
-    long values folded."""
+def _one_line(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError(f"regeleinde in een kopregel: {value!r}")
-    if value.isascii() and len(value) <= 900:
+    return value
+
+
+def _header_value(value: str, linesep: str) -> str:
+    """A header value that is safe on the wire: no line breaks; non-ASCII as RFC 2047 encoded
+    words (base64, at most 75 characters each, one per folded line). Not for addresses."""
+    if _one_line(value).isascii():
         return value
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset).encode(linesep=linesep)
+    words, chunk = [], b""
+    for char in value:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 45:  # 45 bytes → 60 base64 characters + 12 = 72
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return (linesep + " ").join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
 
 
 def _base64_part(content_type: str, text: str, linesep: str, extra: str = "") -> list[str]:
@@ -60,9 +70,9 @@ def build_message(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> 
     # Boundaries contain '_' and '=', which base64 never produces, so they cannot occur in a part.
     alt, mixed = f"=_vf-alt-{row.key_digest[:20]}", f"=_vf-mix-{row.key_digest[:20]}"
     headers = [
-        f"From: {_header_value(formataddr((SENDER_NAME, sender)), linesep)}",
-        f"To: {_header_value(row.recipient, linesep)}",
-        *([f"Cc: {_header_value(', '.join(row.cc), linesep)}"] if row.cc else []),
+        f"From: {formataddr((SENDER_NAME, _one_line(sender)))}",
+        f"To: {_one_line(row.recipient)}",
+        *([f"Cc: {_one_line(', '.join(row.cc))}"] if row.cc else []),
         f"Subject: {_header_value(row.subject, linesep)}",
         f"Date: {formatdate(usegmt=True)}",
         f"Message-ID: {row.message_id}",
