@@ -20,6 +20,7 @@ from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import Crisis, TaskPause
 from veiligheid_flow.programme.models import CouncilItem, Programme
+from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.tasks.models import Task
 from veiligheid_flow.workdays import WorkCalendar
 
@@ -63,7 +64,12 @@ def start(app: App, *, expected_days: int | None = None) -> Scenario:
 
 
 def tasks(app: App) -> dict[int, dict[str, Any]]:
+    book = app.rulebook()
     with app.sessions() as session:
+        stored = {
+            t.id: rules_service.stored_explanation(session, t, book)
+            for t in session.scalars(select(Task))
+        }
         return {
             t.id: {
                 "activity": t.activity.code,
@@ -80,8 +86,8 @@ def tasks(app: App) -> dict[int, dict[str, Any]]:
                 "council_deadline": (
                     t.council_item.submission_deadline if t.council_item else None
                 ),
-                "paused_by": t.decision.get("paused_by", []),
-                "rules": [s["rule_id"] for s in t.decision.get("steps", [])],
+                "paused_by": stored[t.id]["paused_by"],
+                "rules": stored[t.id]["rule_ids"],
             }
             for t in session.scalars(select(Task).order_by(Task.id))
         }

@@ -23,6 +23,7 @@ from veiligheid_flow.programme.service import (
     municipality_code,
 )
 from veiligheid_flow.rules import service as rules_service
+from veiligheid_flow.rules import setbased
 from veiligheid_flow.rules.engine import decide, facts_for
 from veiligheid_flow.rules.forecast import PlannedTask, forecast
 from veiligheid_flow.tasks import service as task_service
@@ -136,25 +137,42 @@ def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None
     book = app.rulebook()
     with app.unit_of_work() as session:
         rules_service.evaluate(session=session, now=now, book=book)
-        subject, scope = action(session, book)
+        subject, scope, *bulk = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book, scope=scope)
+        for done in bulk:
+            done.finish()
+        changes = [
+            *(rules_service.Change(*c) for done in bulk for c in done.changes),
+            *report.changes,
+        ]
         subject_id = subject.id if subject is not None else 0
         if crisis_event:
             drafts = compose.crisis_notices(
-                session, now=now, crisis_id=subject_id, event=crisis_event, changes=report.changes
+                session, now=now, crisis_id=subject_id, event=crisis_event, changes=changes
             )
             compose.enqueue(session, drafts, now=now)
-    return Impact(subject_id, report.changes)
+    return Impact(subject_id, changes)
 
 
-def _crisis_action(run):  # type: ignore[no-untyped-def]
-    """A crisis command's action: the crisis and every task it could touch, before and after."""
+def _crisis_action(run, bulk=None):  # type: ignore[no-untyped-def]
+    """A crisis command's action: the crisis and every task it could touch. With `bulk`
+    (setbased.pause or .resume), the plain tasks are done set-based first, when the rule
+    files allow it; the engine decides the rest."""
 
     def action(session, book):  # type: ignore[no-untyped-def]
         crisis = run(session, book)
-        return crisis, rules_service.crisis_scope(crisis)
+        scope = rules_service.crisis_scope(crisis)
+        if bulk is None or not setbased.fast_path(book):
+            return crisis, scope
+        done = bulk(session, crisis, book, now_of(crisis))
+        return crisis, scope | rules_service.Scope(exclude=(done.done,)), done
 
     return action
+
+
+def now_of(crisis):  # type: ignore[no-untyped-def]
+    """The moment of the crisis event being handled: its end, or else its declaration."""
+    return crisis.ended_at or crisis.declared_at
 
 
 def _people_action(run):  # type: ignore[no-untyped-def]
@@ -210,7 +228,7 @@ def declare_crisis(
             calendar=municipal_calendar(session),
         )
 
-    return _with_rules(app, now, _crisis_action(action), crisis_event="declare")
+    return _with_rules(app, now, _crisis_action(action, setbased.pause), crisis_event="declare")
 
 
 def update_crisis(
@@ -246,7 +264,8 @@ def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
         _crisis_action(
             lambda session, _book: crisis_service.end(
                 session=session, crisis_id=crisis_id, by=by, now=now
-            )
+            ),
+            setbased.resume,
         ),
         crisis_event="end",
     )

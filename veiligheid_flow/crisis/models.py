@@ -39,6 +39,7 @@ class TaskPause(Base):
     crisis_id: Mapped[int] = mapped_column(ForeignKey("crisis.id"), index=True)
     since: Mapped[date] = mapped_column(Date)
     until: Mapped[date | None] = mapped_column(Date)
+    rule_id: Mapped[str | None] = mapped_column(String(60))  # the pause rule that decided it
 
 
 class Absence(Base):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, and_, bindparam, not_, or_, select, true, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -158,7 +158,12 @@ def programme_calendar(programme: Programme) -> WorkCalendar:
     return WorkCalendar(date.fromisoformat(d) for d in programme.non_working_days)
 
 
-def decision_json(decision: Decision) -> dict[str, Any]:
+STORED_ELSEWHERE = ("pause", "due")  # kept as pause periods (crisis.models.TaskPause)
+
+
+def decision_json(decision: Decision, *, stored: bool = False) -> dict[str, Any]:
+    """A decision as JSON. `stored`: without the pause and due-date steps, which the pause
+    periods record (the set-based crisis path writes those, not this JSON)."""
     steps = [
         {
             "table": s.table,
@@ -168,7 +173,10 @@ def decision_json(decision: Decision) -> dict[str, Any]:
             "facts": dict(s.facts),
         }
         for s in decision.steps
+        if not (stored and s.table in STORED_ELSEWHERE)
     ]
+    if stored:
+        return {"steps": steps}
     return {"steps": steps, "paused_by": list(decision.paused_by)}
 
 
@@ -181,12 +189,15 @@ class Scope:
     everything: bool = False
     task_ids: frozenset[int] = frozenset()
     where: tuple[ColumnElement[bool], ...] = ()
+    # Tasks already decided by the set-based path in this unit of work (rules.setbased).
+    exclude: tuple[ColumnElement[bool], ...] = ()
 
     def __or__(self, other: Scope) -> Scope:
         return Scope(
             self.everything or other.everything,
             self.task_ids | other.task_ids,
             self.where + other.where,
+            self.exclude + other.exclude,
         )
 
 
@@ -217,7 +228,9 @@ def evaluate(
         # One indexed query per clause, united: an OR over them would scan every task.
         clauses = [*scope.where, Task.id.in_(sorted(scope.task_ids))]
         condition = Task.id.in_(union(*(select(Task.id).where(c) for c in clauses)))
-    selected = select(Task.id).where(Task.status.in_(OPEN), condition)
+    selected = select(Task.id).where(
+        Task.status.in_(OPEN), condition, *(not_(e) for e in scope.exclude)
+    )
     report = _decide_and_store(session, now, book, selected, actor, reason)
     if full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
         mark.at, mark.rules_digest = now, book.digest
@@ -260,6 +273,35 @@ def time_scope(session: Session, book: RuleBook, since: datetime, now: datetime)
     ):
         where += crisis_scope(crisis).where
     return Scope(where=tuple(where))
+
+
+def stored_explanation(session: Session, task: Task, book: RuleBook) -> dict[str, Any]:
+    """The stored reasons of a task's decision, whole: the rule steps in its decision JSON,
+    the pause rule of each open pause period, and the due-date rule once a pause has ended."""
+    periods = list(session.scalars(select(TaskPause).where(TaskPause.task_id == task.id)))
+    rule_ids = [s["rule_id"] for s in (task.decision or {}).get("steps", [])]
+    rule_ids += [p.rule_id for p in periods if p.until is None and p.rule_id]
+    if task.due_date != task.planned_due and any(p.until is not None for p in periods):
+        rule_ids.append(book.settings.crisis_shift.rule_id)
+    return {
+        "rule_ids": rule_ids,
+        "paused_by": sorted(p.crisis_id for p in periods if p.until is None),
+    }
+
+
+def live_decisions(
+    session: Session, now: datetime, book: RuleBook, task_ids: list[int]
+) -> dict[int, Decision]:
+    """What the pure engine decides for these tasks at `now`, with every reason (pause and
+    due-date steps included): for explanations. Writes nothing."""
+    chosen = select(Task.id).where(Task.id.in_(task_ids))
+    snaps = Snapshots(session, chosen)
+    base = build_world(session, now, WorkCalendar())
+    found = {}
+    for task in session.execute(select(*TASK_FACTS).where(Task.id.in_(chosen))):
+        world = replace(base, calendar=snaps.calendar(task.programme_id))
+        found[task.id] = decide(snaps.of(task), world, book)
+    return found
 
 
 def programme_scope(session: Session, code: str) -> Scope:
@@ -400,7 +442,7 @@ def _decide_and_store(
                 by_days[days] = replace(base, calendar=programme_calendar(programme))
             worlds[task.programme_id] = by_days[days]
         decision = decide(snaps.of(task), worlds[task.programme_id], book)
-        if _record_pauses(snaps, writes, task.id, decision.paused_by, now):
+        if _record_pauses(snaps, writes, task.id, decision, now):
             # A pause just ended: decide again so the due-date shift applies at once.
             decision = decide(snaps.of(task), worlds[task.programme_id], book)
         report.evaluated += 1
@@ -408,12 +450,20 @@ def _decide_and_store(
         if not change and _reasons(task.decision) != _decision_reasons(decision):
             # Same outcome, other reasons (e.g. absent now, where it was escalation before).
             writes.tasks.append(
-                {"id": task.id, **_decided(task, None), "decision": decision_json(decision)}
+                {
+                    "id": task.id,
+                    **_decided(task, None),
+                    "decision": decision_json(decision, stored=True),
+                }
             )
         if change:
             report.changes.append(change)
             writes.tasks.append(
-                {"id": task.id, **_decided(task, change), "decision": decision_json(decision)}
+                {
+                    "id": task.id,
+                    **_decided(task, change),
+                    "decision": decision_json(decision, stored=True),
+                }
             )
             writes.audit.append(
                 audit.entry_values(
@@ -444,12 +494,14 @@ class _Period:
 
 
 def _record_pauses(
-    snaps: Snapshots, writes: _Writes, task_id: int, paused_by: tuple[int, ...], now: datetime
+    snaps: Snapshots, writes: _Writes, task_id: int, decision: Decision, now: datetime
 ) -> bool:
     """Open a pause period per crisis that pauses the task now; close the others. Returns
     whether a period was closed."""
     today = local_date(now)
     closed = False
+    paused_by = decision.paused_by
+    rule_id = next((s.rule_id for s in decision.steps if s.table == "pause"), None)
     periods = snaps.pauses[task_id]
     for pause in periods:
         if pause.until is None and pause.crisis_id not in paused_by:
@@ -463,7 +515,13 @@ def _record_pauses(
         if crisis_id not in open_crises:
             periods.append(_Period(None, task_id, crisis_id, today, None))
             writes.opened.append(
-                {"task_id": task_id, "crisis_id": crisis_id, "since": today, "until": None}
+                {
+                    "task_id": task_id,
+                    "crisis_id": crisis_id,
+                    "since": today,
+                    "until": None,
+                    "rule_id": rule_id,
+                }
             )
     return closed
 
@@ -490,14 +548,10 @@ def _decided(task: Any, change: Change | None) -> dict[str, Any]:
 
 
 def _decision_reasons(decision: Decision) -> tuple[Any, ...]:
-    return (tuple((s.rule_id, s.version) for s in decision.steps), decision.paused_by)
+    return tuple((s.rule_id, s.version) for s in decision.steps if s.table not in STORED_ELSEWHERE)
 
 
 def _reasons(explanation: dict[str, Any] | None) -> tuple[Any, ...]:
     """What a stored explanation says, apart from the fact values that change every day."""
-    explanation = explanation or {}
-    steps = explanation.get("steps", [])
-    return (
-        tuple((s["rule_id"], s["version"]) for s in steps),
-        tuple(explanation.get("paused_by", [])),
-    )
+    steps = (explanation or {}).get("steps", [])
+    return tuple((s["rule_id"], s["version"]) for s in steps if s["table"] not in STORED_ELSEWHERE)

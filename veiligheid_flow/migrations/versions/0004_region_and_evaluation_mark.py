@@ -65,6 +65,8 @@ def upgrade() -> None:
     op.bulk_insert(mark, [{"id": 1, "at": datetime(1970, 1, 1, tzinfo=UTC), "rules_digest": ""}])
     op.create_index("ix_task_status_due_date", "task", ["status", "due_date"])
     op.create_index("ix_task_backup_id", "task", ["backup_id"])
+    with op.batch_alter_table("task_pause_period") as batch_op:
+        batch_op.add_column(sa.Column("rule_id", sa.String(60), nullable=True))
     op.create_index("ix_task_council_item_id", "task", ["council_item_id"])
     op.create_table(
         "theme_share",
@@ -88,6 +90,8 @@ def downgrade() -> None:
     op.drop_table("theme_share")
     with op.batch_alter_table("outbox_message") as batch_op:
         batch_op.drop_column("municipalities")
+    with op.batch_alter_table("task_pause_period") as batch_op:
+        batch_op.drop_column("rule_id")
     op.drop_index("ix_task_council_item_id", table_name="task")
     op.drop_index("ix_task_backup_id", table_name="task")
     op.drop_index("ix_task_status_due_date", table_name="task")

@@ -1,0 +1,340 @@
+"""Pausing and resuming the bulk of a crisis's work in a few SQL statements.
+
+Most work a crisis touches is plain: not paused yet, nobody stood in for the owner, no signal,
+no council item, owner and backup not on crisis duty themselves. For such a task, a crisis
+changes one thing: the pause table pauses it (and at the end, its due date moves by the working
+days it lay still). Where the rule files allow this to be known without deciding task by task
+(`fast_path`), those tasks are paused and resumed here, set-based, with an audit entry each; the
+pure engine decides every other touched task, and the tests hold both to the same decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    false,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.clock import local_date
+from veiligheid_flow.crisis.models import Crisis, TaskPause
+from veiligheid_flow.programme.models import Activity, Person, Programme, Theme
+from veiligheid_flow.rules.conditions import All, AnyOf, Compare, Condition, Not, compares
+from veiligheid_flow.rules.tables import Rule, RuleBook
+from veiligheid_flow.rules.window import _first, thresholds
+from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.workdays import WorkCalendar
+
+RULES_ACTOR = "regels"
+OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
+
+
+def _of_theme(column: Any) -> ColumnElement[Any]:
+    return select(column).where(Theme.id == Task.theme_id).scalar_subquery()
+
+
+# The facts a pause rule may read for the set-based path, as SQL over one task row.
+# crisis.in_scope is true for every task the crisis touches (the only ones considered).
+SQL_FACTS: dict[str, Callable[[], ColumnElement[Any]]] = {
+    "task.statutory": lambda: Task.statutory,
+    "task.effort_hours": lambda: Task.effort_hours,
+    "task.handed_over": lambda: Task.handed_over,
+    "task.kind": lambda: (
+        select(Activity.kind).where(Activity.id == Task.activity_id).scalar_subquery()
+    ),
+    "theme.code": lambda: _of_theme(Theme.code),
+    "theme.kind": lambda: _of_theme(Theme.kind),
+    "theme.council_priority": lambda: _of_theme(Theme.council_priority),
+    "council_item.linked": lambda: Task.council_item_id.is_not(None),
+    "crisis.in_scope": lambda: true(),
+}
+
+
+def to_sql(cond: Condition) -> ColumnElement[bool] | None:
+    """The condition as a SQL filter, or None when it reads a fact SQL_FACTS lacks."""
+    if isinstance(cond, All | AnyOf):
+        parts = [to_sql(c) for c in (cond.all if isinstance(cond, All) else cond.any)]
+        if any(p is None for p in parts):
+            return None
+        return and_(*parts) if isinstance(cond, All) else or_(*parts)  # type: ignore[arg-type]
+    if isinstance(cond, Not):
+        inner = to_sql(cond.not_)
+        return None if inner is None else not_(inner)
+    if cond.fact not in SQL_FACTS:
+        return None
+    column, value = SQL_FACTS[cond.fact](), cond.value
+    if isinstance(value, bool) and cond.op in ("eq", "ne"):
+        matches = column if value else not_(column)
+        return matches if cond.op == "eq" else not_(matches)
+    return {
+        "eq": lambda: column == value,
+        "ne": lambda: column != value,
+        "lt": lambda: column < value,
+        "le": lambda: column <= value,
+        "gt": lambda: column > value,
+        "ge": lambda: column >= value,
+        "in": lambda: column.in_(value),
+        "not_in": lambda: column.not_in(value),
+    }[cond.op]()
+
+
+def pause_plan(book: RuleBook) -> list[tuple[Rule, ColumnElement[bool]]] | None:
+    """Per pause rule that pauses: the SQL filter of the tasks it decides first (rules are
+    tried in order). None when a pause rule cannot be written as SQL."""
+    plan, earlier = [], []
+    for rule in book.tables.get("pause", []):
+        condition = to_sql(rule.when)
+        if condition is None:
+            return None
+        if rule.then.get("pause"):
+            plan.append((rule, and_(condition, *[not_(e) for e in earlier])))
+        earlier.append(condition)
+    return plan
+
+
+def fast_path(book: RuleBook) -> bool:
+    """Whether a plain task's other decisions cannot change when it is paused or resumed:
+    the other tables read `decision.paused` only as 'not paused' (so pausing can only switch
+    rules off), such a rule hands work to the backup or sets a signal (which a plain task
+    has not), and none reads a crisis fact."""
+    if pause_plan(book) is None:
+        return False
+    for table in ("priority", "responsibility", "flags"):
+        for rule in book.tables.get(table, []):
+            facts = [c.fact for c in compares(rule.when)]
+            # (council_item.deadline_in_crisis is no concern: plain tasks have no council item)
+            if any(f.startswith("crisis.") for f in facts):
+                return False
+            if "decision.paused" not in facts:
+                continue
+            conjuncts = rule.when.all if isinstance(rule.when, All) else [rule.when]
+            direct = [
+                c for c in conjuncts if isinstance(c, Compare) and c.fact == "decision.paused"
+            ]
+            if facts.count("decision.paused") != len(direct) or any(
+                c.op != "eq" or c.value is not False for c in direct
+            ):
+                return False
+            if table == "responsibility" and rule.then.get("responsible") != "backup":
+                return False
+    return True
+
+
+def _plain(crisis: Crisis) -> ColumnElement[bool]:
+    """Open tasks whose decision a crisis changes only by pausing them (see the module)."""
+    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
+    return and_(
+        Task.status.in_(OPEN),
+        Task.paused.is_(False),
+        Task.statutory.is_(False),
+        Task.council_item_id.is_(None),
+        Task.responsible_id == Task.owner_id,
+        cast(Task.flags, String) == "[]",
+        Task.owner_id.not_in(staff),
+        Task.backup_id.not_in(staff),
+    )
+
+
+def _touched_by_scope(crisis: Crisis) -> ColumnElement[bool]:
+    """CrisisFacts.touches for tasks whose owner is not on crisis duty."""
+    municipal = select(Programme.id)
+    if crisis.municipalities:
+        municipal = municipal.where(Programme.municipality_code.in_(crisis.municipalities))
+    if crisis.themes:
+        themes = select(Theme.id).where(Theme.code.in_(crisis.themes))
+        return and_(Task.programme_id.in_(municipal), Task.theme_id.in_(themes))
+    if crisis.staff:
+        return false()
+    return Task.programme_id.in_(municipal)
+
+
+@dataclass
+class Bulk:
+    """What the set-based path does: the tasks it decides (a filter, to leave them out of the
+    engine's turn), its changes (for the notices and the CLI) and the writes still to make
+    (`finish`, after the engine has selected its tasks)."""
+
+    done: ColumnElement[bool]
+    changes: list[tuple[int, dict[str, Any], dict[str, Any], list[str]]]
+    finish: Callable[[], None] = lambda: None
+
+
+def pause(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bulk:
+    """Pause the crisis's plain tasks: a pause period, the flag on the task, an audit entry."""
+    plan = pause_plan(book) or []
+    today = local_date(now)
+    plain = and_(_plain(crisis), _touched_by_scope(crisis))
+    for rule, condition in plan:
+        chosen = select(Task.id).where(plain, condition)
+        session.execute(
+            insert(AuditEntry).from_select(
+                [
+                    "at",
+                    "actor",
+                    "action",
+                    "object_type",
+                    "object_id",
+                    "before",
+                    "after",
+                    "reason",
+                    "rule_ids",
+                ],
+                select(
+                    literal(now, AuditEntry.at.type),
+                    literal(RULES_ACTOR),
+                    literal("task.decision"),
+                    literal("task"),
+                    cast(Task.id, String),
+                    literal({"paused": False}, JSON),
+                    literal({"paused": True}, JSON),
+                    literal(rule.reason),
+                    literal([rule.id], JSON),
+                ).where(Task.id.in_(chosen)),
+            )
+        )
+        session.execute(
+            insert(TaskPause).from_select(
+                ["task_id", "crisis_id", "since", "rule_id"],
+                select(
+                    Task.id, literal(crisis.id, Integer), literal(today), literal(rule.id)
+                ).where(Task.id.in_(chosen)),
+            )
+        )
+    paused = select(TaskPause.task_id).where(TaskPause.crisis_id == crisis.id)
+    session.execute(
+        Task.__table__.update().where(Task.id.in_(paused)).values(paused=True),
+    )
+    by_rule = session.execute(
+        select(TaskPause.task_id, AuditEntry.rule_ids)
+        .join(AuditEntry, AuditEntry.object_id == cast(TaskPause.task_id, String))
+        .where(TaskPause.crisis_id == crisis.id, AuditEntry.at == now)
+        .where(AuditEntry.action == "task.decision")
+        .order_by(TaskPause.task_id)
+    )
+    changes = [(i, {"paused": False}, {"paused": True}, list(r)) for i, r in by_rule]
+    return Bulk(Task.id.in_(paused), changes)
+
+
+def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bulk:
+    """Resume the plain tasks of an ended crisis whose moved due date lies beyond every rule's
+    threshold (and inside their programme): the period closed, the due date moved, audited."""
+    assert crisis.ended_at is not None
+    ended = local_date(crisis.ended_at)
+    today = local_date(now)
+    # Tasks paused by this crisis only, once, and not moved before.
+    others = select(TaskPause.task_id).where(
+        (TaskPause.crisis_id != crisis.id) | TaskPause.until.is_not(None)
+    )
+    candidates = and_(
+        Task.id.in_(
+            select(TaskPause.task_id).where(
+                TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None)
+            )
+        ),
+        Task.id.not_in(others),
+        Task.due_date == Task.planned_due,
+        _plain_paused(crisis),
+    )
+    rows = session.execute(
+        select(TaskPause.id, TaskPause.task_id, TaskPause.since, Task.planned_due, Programme)
+        .join(Task, Task.id == TaskPause.task_id)
+        .join(Programme, Programme.id == Task.programme_id)
+        .where(TaskPause.crisis_id == crisis.id, candidates)
+    ).all()
+    shift = book.settings.crisis_shift
+    beyond = max(thresholds(book).due)
+    calendars: dict[tuple[str, ...], tuple[WorkCalendar, date]] = {}
+    moved: dict[tuple[Any, ...], date] = {}
+    periods, tasks, audit, changes, rejected = [], [], [], [], []
+    for pid, task_id, since, planned, programme in rows:
+        key = tuple(programme.non_working_days)
+        if key not in calendars:
+            cal = WorkCalendar(date.fromisoformat(d) for d in programme.non_working_days)
+            calendars[key] = (cal, _first(cal, today, beyond, strict=True))
+        cal, safe_from = calendars[key]
+        until = max(since, ended)
+        mkey = (key, since, until, planned)
+        if mkey not in moved:
+            days = cal.working_days_between(since, until) + (1 if cal.is_working_day(since) else 0)
+            moved[mkey] = cal.add_working_days(planned, days) if shift.enabled else planned
+        due = moved[mkey]
+        if planned < safe_from or due > programme.end:
+            rejected.append(task_id)  # near a threshold or past the programme: the engine's
+            continue
+        periods.append({"_id": pid, "until": until})
+        tasks.append({"_id": task_id, "due_date": due})
+        before, after = {"paused": True}, {"paused": False}
+        if due != planned:
+            before["due_date"], after["due_date"] = planned, due
+        rule_ids = [shift.rule_id] if due != planned else []
+        changes.append((task_id, before, after, rule_ids))
+        audit.append(
+            {
+                "at": now,
+                "actor": RULES_ACTOR,
+                "action": "task.decision",
+                "object_type": "task",
+                "object_id": str(task_id),
+                "before": {k: str(v) if isinstance(v, date) else v for k, v in before.items()},
+                "after": {k: str(v) if isinstance(v, date) else v for k, v in after.items()},
+                "reason": shift.reason if due != planned else None,
+                "rule_ids": rule_ids or None,
+            }
+        )
+    if len(rejected) > 20_000:  # (an IN list this long is not worth it: the engine does all)
+        return Bulk(false(), [])
+    pause_table, task_table = TaskPause.__table__, Task.__table__
+    writes = (
+        (
+            pause_table.update()
+            .where(pause_table.c.id == bindparam("_id"))
+            .values(until=bindparam("until")),
+            periods,
+        ),
+        (
+            task_table.update()
+            .where(task_table.c.id == bindparam("_id"))
+            .values(paused=False, due_date=bindparam("due_date")),
+            tasks,
+        ),
+        (AuditEntry.__table__.insert(), audit),
+    )
+
+    def finish() -> None:
+        for statement, params in writes:
+            if params:
+                session.connection().execute(statement, params)
+
+    return Bulk(and_(candidates, Task.id.not_in(rejected)), changes, finish)
+
+
+def _plain_paused(crisis: Crisis) -> ColumnElement[bool]:
+    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
+    return and_(
+        Task.status.in_(OPEN),
+        Task.paused.is_(True),
+        Task.statutory.is_(False),
+        Task.council_item_id.is_(None),
+        Task.responsible_id == Task.owner_id,
+        cast(Task.flags, String) == "[]",
+        Task.owner_id.not_in(staff),
+        Task.backup_id.not_in(staff),
+    )
