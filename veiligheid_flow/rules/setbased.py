@@ -1,11 +1,12 @@
 """Pausing and resuming the bulk of a crisis's work in a few SQL statements.
 
 Most work a crisis touches is plain: not paused yet, nobody stood in for the owner, no signal,
-no council item, owner and backup not on crisis duty themselves. For such a task, a crisis
-changes one thing: the pause table pauses it (and at the end, its due date moves by the working
-days it lay still). Where the rule files allow this to be known without deciding task by task
-(`fast_path`), those tasks are paused and resumed here, set-based, with an audit entry each; the
-pure engine decides every other touched task, and the tests hold both to the same decisions.
+no council deadline within the crisis, owner and backup not on crisis duty themselves. For
+such a task a crisis changes one thing: the pause table pauses it (and at the end, its due
+date moves by the working days it lay still). Where the rule files allow this to be known
+without deciding task by task (`fast_path`), those tasks are paused and resumed here,
+set-based, with an audit entry each; the pure engine decides every other touched task, and
+the tests hold both to the same decisions.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Crisis, TaskPause
-from veiligheid_flow.programme.models import Activity, Person, Programme, Theme
+from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
 from veiligheid_flow.rules.conditions import All, AnyOf, Compare, Condition, Not, compares
 from veiligheid_flow.rules.tables import Rule, RuleBook
 from veiligheid_flow.rules.window import _first, thresholds
@@ -120,7 +121,8 @@ def fast_path(book: RuleBook) -> bool:
     for table in ("priority", "responsibility", "flags"):
         for rule in book.tables.get(table, []):
             facts = [c.fact for c in compares(rule.when)]
-            # (council_item.deadline_in_crisis is no concern: plain tasks have no council item)
+            # (council_item.deadline_in_crisis is no concern: a plain task's deadline lies
+            # outside the crisis)
             if any(f.startswith("crisis.") for f in facts):
                 return False
             if "decision.paused" not in facts:
@@ -145,12 +147,25 @@ def _plain(crisis: Crisis) -> ColumnElement[bool]:
         Task.status.in_(OPEN),
         Task.paused.is_(False),
         Task.statutory.is_(False),
-        Task.council_item_id.is_(None),
+        _council_clear_of(crisis),
         Task.responsible_id == Task.owner_id,
         cast(Task.flags, String) == "[]",
         Task.owner_id.not_in(staff),
         Task.backup_id.not_in(staff),
     )
+
+
+def _council_clear_of(crisis: Crisis) -> ColumnElement[bool]:
+    """No council item, or one whose submission deadline lies outside the crisis's expected
+    span (so `council_item.deadline_in_crisis` stays as it was)."""
+    start = local_date(crisis.declared_at)
+    clear = select(CouncilItem.id).where(
+        or_(
+            CouncilItem.submission_deadline < start,
+            CouncilItem.submission_deadline > crisis.expected_end,
+        )
+    )
+    return or_(Task.council_item_id.is_(None), Task.council_item_id.in_(clear))
 
 
 def _touched_by_scope(crisis: Crisis) -> ColumnElement[bool]:
@@ -223,13 +238,11 @@ def pause(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bu
         Task.__table__.update().where(Task.id.in_(paused)).values(paused=True),
     )
     by_rule = session.execute(
-        select(TaskPause.task_id, AuditEntry.rule_ids)
-        .join(AuditEntry, AuditEntry.object_id == cast(TaskPause.task_id, String))
-        .where(TaskPause.crisis_id == crisis.id, AuditEntry.at == now)
-        .where(AuditEntry.action == "task.decision")
+        select(TaskPause.task_id, TaskPause.rule_id)
+        .where(TaskPause.crisis_id == crisis.id)
         .order_by(TaskPause.task_id)
     )
-    changes = [(i, {"paused": False}, {"paused": True}, list(r)) for i, r in by_rule]
+    changes = [(i, {"paused": False}, {"paused": True}, [r]) for i, r in by_rule]
     return Bulk(Task.id.in_(paused), changes)
 
 
@@ -332,7 +345,7 @@ def _plain_paused(crisis: Crisis) -> ColumnElement[bool]:
         Task.status.in_(OPEN),
         Task.paused.is_(True),
         Task.statutory.is_(False),
-        Task.council_item_id.is_(None),
+        _council_clear_of(crisis),
         Task.responsible_id == Task.owner_id,
         cast(Task.flags, String) == "[]",
         Task.owner_id.not_in(staff),
