@@ -199,3 +199,29 @@ def test_sharing_a_theme_that_is_not_loaded_is_refused_and_changes_nothing(
         usecases.load(app, laren_programme(tmp_path), now=at("2023-03-01T09:00"), actor="test")
     with app.sessions() as session:
         assert session.scalars(select(Programme)).all() == []
+
+
+def test_a_long_crisis_notice_lists_the_nearest_deadlines_and_counts_the_rest(
+    region: App,
+) -> None:
+    usecases.declare_crisis(
+        region,
+        "Brand",
+        grip=3,
+        by="m.verbeek@laren.example.nl",
+        now=at("2023-03-02T09:00"),
+        themes=[],
+        staff=[],
+        expected_days=5,
+    )
+    with region.sessions() as session:
+        notices = list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "crisis")))
+    long = [m for m in notices if "andere taken" in m.text_body]
+    assert long, "the example has people with more than 30 paused tasks"
+    for message in long:
+        listed = re.findall(r"\(taak (\d+)\)", message.text_body)
+        assert len(listed) == compose.NOTICE_LINES
+        more = int(re.search(r"en (\d+) andere taken", message.text_body).group(1))
+        assert more > 0
+        assert f"veiligheid tasks --owner {message.recipient}" in message.text_body
+        assert "andere taken" in message.html_body

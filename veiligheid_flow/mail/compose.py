@@ -363,6 +363,7 @@ def crisis_notices(
                     "title": task.title,
                     "what": "; ".join(whats),
                     "due": None if "due_date" in change.after else task.due_date.isoformat(),
+                    "deadline": change.after.get("due_date", task.due_date),
                 }
             )
     ended = event == "end"
@@ -376,11 +377,16 @@ def crisis_notices(
             heading=heading,
             crisis=crisis,
             ended=ended,
-            changes=rows,
+            changes=sorted(rows, key=lambda r: (r["deadline"], r["id"]))[:NOTICE_LINES],
+            more=max(0, len(rows) - NOTICE_LINES),
+            recipient=email,
             programmes=concerns[email],
         )
         for email, rows in sorted(per_person.items())
     ]
+
+
+NOTICE_LINES = 30  # a crisis notice lists the nearest deadlines; `veiligheid tasks` shows all
 
 
 def _rows_by_id(session: Session, ids: list[int]) -> dict[int, Any]:
