@@ -107,8 +107,18 @@ def run_job(app: App, job: Job, *, now: datetime, book: RuleBook | None = None) 
         return _run_slot(app, job, now, book)
     except IntegrityError:
         # Another runner covered this slot at the same moment (same JobRun row or outbox key):
-        # its transaction won, ours rolled back whole. Nothing is lost or sent twice.
+        # its transaction won, ours rolled back whole. Nothing is lost or sent twice. Any other
+        # integrity error is a fault, not a race: raised.
+        if not _covered(app, job, now):
+            raise
         return JobResult(job.name, None, 0)
+
+
+def _covered(app: App, job: Job, now: datetime) -> bool:
+    with app.sessions() as session:
+        slot = current_slot(job, app, now, municipal_calendar(session))
+        last = session.get(JobRun, job.name)
+        return slot is not None and last is not None and last.last_slot >= slot.isoformat()
 
 
 def _run_slot(app: App, job: Job, now: datetime, book: RuleBook) -> JobResult:
