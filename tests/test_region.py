@@ -225,3 +225,35 @@ def test_a_long_crisis_notice_lists_the_nearest_deadlines_and_counts_the_rest(
         assert more > 0
         assert f"veiligheid tasks --owner {message.recipient}" in message.text_body
         assert "andere taken" in message.html_body
+
+
+def test_the_audit_trail_filters_by_municipality(region: App) -> None:
+    impact = usecases.declare_crisis(
+        region,
+        "Brand",
+        grip=2,
+        by="m.verbeek@laren.example.nl",
+        now=at("2023-03-02T09:00"),
+        themes=[],
+        staff=[],
+        expected_days=5,
+    )
+    runner = CliRunner()
+    laren = json.loads(runner.invoke(cli, ["log", "-g", "laren", "--json"]).output)
+    huizen = json.loads(runner.invoke(cli, ["log", "-g", "huizen", "--json"]).output)
+    with region.sessions() as session:
+        visible = {
+            str(t.id)
+            for t in task_service.list_tasks(
+                session=session,
+                filters=task_service.TaskFilter(municipality="laren", include_closed=True),
+            )
+        }
+    objects = {row["object"] for row in laren}
+    assert f"crisis:{impact.subject_id}" in objects
+    assert f"crisis:{impact.subject_id}" not in {row["object"] for row in huizen}
+    laren_tasks = {o.split(":")[1] for o in objects if o.startswith("task:")}
+    assert laren_tasks and laren_tasks <= visible  # its own and the shared district tasks
+    huizen_tasks = {r["object"].split(":")[1] for r in huizen if r["object"].startswith("task:")}
+    assert huizen_tasks and huizen_tasks - visible  # Huizen's own work is not Laren's
+    assert not (huizen_tasks - visible) & laren_tasks

@@ -196,6 +196,7 @@ def show_log(
     task: Annotated[int | None, typer.Option(help="Alleen deze taak.")] = None,
     action: Annotated[str | None, typer.Option(help="Soort, bv. task. of crisis.")] = None,
     limit: Annotated[int | None, typer.Option(help="Alleen de laatste N.")] = None,
+    municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Het auditspoor: wanneer, wie, wat, vóór → na, en waarom."""
@@ -206,6 +207,9 @@ def show_log(
             object_id=str(task) if task else None,
             action=action,
             limit=limit,
+            about=usecases.audit_about_municipality(session, municipality)
+            if municipality
+            else None,
         )
         data = [
             {

@@ -7,14 +7,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
+from sqlalchemy.orm import Session
 
+from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
+from veiligheid_flow.crisis.models import Absence, Crisis
 from veiligheid_flow.mail import compose
+from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
-from veiligheid_flow.programme.models import Person, Programme
+from veiligheid_flow.programme.models import Activity, Person, Programme, Theme
 from veiligheid_flow.programme.service import (
     LoadReport,
     check_municipality,
@@ -349,6 +353,37 @@ def open_case(
                 reference=reference,
                 extended=extended,
             )
+        ),
+    )
+
+
+def audit_about_municipality(session: Session, code: str) -> ColumnElement[bool]:
+    """Audit entries about one municipality: its tasks, programmes, themes, activities,
+    crises, absences of its people, and the messages that carry its work."""
+    check_municipality(session, code)
+    programmes = select(Programme.id).where(Programme.municipality_code == code)
+
+    def ids(column: Any, *where: ColumnElement[bool]) -> Select[tuple[str]]:
+        return select(cast(column, String)).where(*where)
+
+    crises = [str(c.id) for c in session.scalars(select(Crisis)) if code in c.municipalities]
+    people = select(Person.email).where(Person.programme_id.in_(programmes))
+    kinds = {
+        "task": ids(Task.id, task_service.visible_in(code)),
+        "programme": ids(Programme.id, Programme.id.in_(programmes)),
+        "theme": ids(Theme.id, Theme.programme_id.in_(programmes)),
+        "activity": ids(Activity.id, Activity.programme_id.in_(programmes)),
+        "absence": ids(Absence.id, Absence.email.in_(people)),
+        "email": ids(
+            OutboxMessage.id,
+            ("," + OutboxMessage.municipalities + ",").contains(f",{code},"),
+        ),
+    }
+    return or_(
+        and_(AuditEntry.object_type == "crisis", AuditEntry.object_id.in_(crises)),
+        *(
+            and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(chosen))
+            for kind, chosen in kinds.items()
         ),
     )
 

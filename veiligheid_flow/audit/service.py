@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit.models import AuditEntry
@@ -92,8 +92,12 @@ def entries(
     action: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    about: ColumnElement[bool] | None = None,
 ) -> list[AuditEntry]:
+    """Entries in order; `about` narrows them further (e.g. to one municipality's objects)."""
     query = select(AuditEntry).order_by(AuditEntry.id)
+    if about is not None:
+        query = query.where(about)
     if object_type:
         query = query.where(AuditEntry.object_type == object_type)
     if object_id:
