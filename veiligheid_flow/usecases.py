@@ -57,7 +57,10 @@ def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
             session=session,
             now=now,
             book=book,
-            scope=rules_service.programme_scope(session, report.programme_code),
+            # An unchanged file changes no task: only time may have moved decisions.
+            scope=rules_service.programme_scope(session, report.programme_code)
+            if report.changed
+            else rules_service.NOTHING,
         )
     return LoadResult(report, len(evaluation.changes), municipality_code(loaded.spec.municipality))
 
