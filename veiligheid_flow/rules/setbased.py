@@ -140,12 +140,13 @@ def fast_path(book: RuleBook) -> bool:
     return True
 
 
-def _plain(crisis: Crisis) -> ColumnElement[bool]:
-    """Open tasks whose decision a crisis changes only by pausing them (see the module)."""
+def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
+    """Open tasks whose decision a crisis changes only by pausing (or, `paused`, resuming)
+    them (see the module)."""
     staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
     return and_(
         Task.status.in_(OPEN),
-        Task.paused.is_(False),
+        Task.paused.is_(paused),
         Task.statutory.is_(False),
         _council_clear_of(crisis),
         Task.responsible_id == Task.owner_id,
@@ -264,7 +265,7 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         ),
         Task.id.not_in(others),
         Task.due_date == Task.planned_due,
-        _plain_paused(crisis),
+        _plain(crisis, paused=True),
     )
     rows = session.execute(
         select(TaskPause.id, TaskPause.task_id, TaskPause.since, Task.planned_due, Programme)
@@ -337,17 +338,3 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
                 session.connection().execute(statement, params)
 
     return Bulk(and_(candidates, Task.id.not_in(rejected)), changes, finish)
-
-
-def _plain_paused(crisis: Crisis) -> ColumnElement[bool]:
-    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
-    return and_(
-        Task.status.in_(OPEN),
-        Task.paused.is_(True),
-        Task.statutory.is_(False),
-        _council_clear_of(crisis),
-        Task.responsible_id == Task.owner_id,
-        cast(Task.flags, String) == "[]",
-        Task.owner_id.not_in(staff),
-        Task.backup_id.not_in(staff),
-    )
