@@ -463,7 +463,7 @@ class Worker:
 
         limit = measure(plain)
         with self.app.engine.begin() as conn:
-            unpause(conn, ids)
+            unpause(conn)
         _vacuum(self.app, "task")
         by = f"bm@{all_codes[0]}.example.nl"
         extra = {} if codes is None else {"municipalities": codes}
@@ -493,7 +493,7 @@ class Worker:
 
     # 7 -----------------------------------------------------------------------------------------
     def op_end(self) -> None:
-        from region_limits import due_dates, plain_resume, repause, shift_map
+        from region_limits import plain_resume, repause, scope_rows, shift_map
 
         from veiligheid_flow import usecases
         from veiligheid_flow.clock import local_date
@@ -503,22 +503,22 @@ class Worker:
 
         def plain() -> tuple[int, dict]:
             with self.app.engine.begin() as conn:
-                shift = shift_map(conn, ids, self.cal, start, end)
+                shift = shift_map(conn, self.cal, start, end)
                 return plain_resume(conn, themes, codes, shift), shift
 
         limit = measure(plain)
         resumed, shift = limit[1]
         with self.app.engine.begin() as conn:
-            repause(conn, ids)
+            repause(conn, themes, codes)
         _vacuum(self.app, "task")
         ours = measure(
             lambda: usecases.end_crisis(self.app, crisis_id, by=by, now=_now(END_AT)),
             "end" in self.profile,
         )
         with self.app.engine.connect() as conn:
-            found = due_dates(conn, ids)
+            found = scope_rows(conn, themes, codes)
         got = {i: (due, paused) for i, (_, due, paused) in found.items()}
-        want = {i: (shift[planned], False) for i, (planned, _, _) in found.items()}
+        want = {i: (shift.get(planned), False) for i, (planned, _, _) in found.items()}
         check = _compare("due dates after the crisis", got, want)
         if check == "ok" and resumed != len(ids):
             check = f"DIFFERENT: the UPDATE resumed {resumed} rows, scope has {len(ids)}"
@@ -553,11 +553,14 @@ class Worker:
                 update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_timeout": 30.0}
             )
             with self.app.engine.connect() as conn:
-                rows = pending_rows(conn, self.messages)
-            ids = [r.id for r in rows]
+                batch = {"rows": pending_rows(conn, self.messages)}
+            ids = [r.id for r in batch["rows"]]
+            count = len(ids)
 
             def plain() -> int:
-                sent = plain_send(rows, port, settings.mail_from, build_message, OutboxMessage)
+                sent = plain_send(
+                    batch["rows"], port, settings.mail_from, build_message, OutboxMessage
+                )
                 with self.app.engine.begin() as conn:
                     mark_sent(conn, ids, now)
                 return sent
@@ -565,6 +568,7 @@ class Worker:
             ask("reset")
             limit = measure(plain)
             limit_stats = ask("stats")
+            batch.clear()  # not held while ours runs (its peak RSS is its own)
             with self.app.engine.begin() as conn:
                 mark_sent(conn, ids, now, status="pending")
             _vacuum(self.app, "outbox_message")
@@ -585,9 +589,9 @@ class Worker:
             sink.wait(30)
         report = ours[1]
         problems = []
-        if len(report.sent) != len(rows) or report.failed or report.retried:
-            problems.append(f"sent {len(report.sent)} of {len(rows)}, failed {len(report.failed)}")
-        if stats["messages"] != len(rows) or stats["max_copies"] != 1:
+        if len(report.sent) != count or report.failed or report.retried:
+            problems.append(f"sent {len(report.sent)} of {count}, failed {len(report.failed)}")
+        if stats["messages"] != count or stats["max_copies"] != 1:
             problems.append(f"server got {stats['messages']} (max copies {stats['max_copies']})")
         if stats["ids_digest"] != limit_stats["ids_digest"]:
             problems.append("different Message-IDs than the limit")
@@ -599,7 +603,7 @@ class Worker:
             len(report.sent),
             check,
             rate=len(report.sent) / ours[0],
-            limit_rate=len(rows) / limit[0],
+            limit_rate=count / limit[0],
             connections=stats["connections"],
             composed=composed,
         )

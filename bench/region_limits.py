@@ -506,15 +506,18 @@ def plain_sweep(conn: Connection, days: SweepDays) -> Pairs:
         ).all()
         people: dict[int, set[str]] = defaultdict(set)
         if items:
-            for item_id, owner, backup in conn.execute(
+            # By item only (its index), open ones kept in Python: with `status IN` in the WHERE,
+            # SQLite (no ANALYZE statistics) walks ix_task_status_due_date over every open task.
+            for item_id, status, owner, backup in conn.execute(
                 text(
-                    "SELECT t.council_item_id, o.email, b.email FROM task t "
+                    "SELECT t.council_item_id, t.status, o.email, b.email FROM task t "
                     "JOIN person o ON o.id = t.owner_id JOIN person b ON b.id = t.backup_id "
-                    "WHERE t.status IN ('open', 'in_progress') AND t.council_item_id IN :items"
+                    "WHERE t.council_item_id IN :items"
                 ).bindparams(bindparam("items", expanding=True)),
                 {"items": [i[0] for i in items]},
             ):
-                people[item_id] |= {owner, backup}
+                if status in OPEN:
+                    people[item_id] |= {owner, backup}
         for item_id, code, deadline, holder in items:
             for lead in days.council[_as_date(deadline)]:
                 council |= {(email, (code, lead)) for email in people[item_id] | {holder}}
@@ -599,11 +602,17 @@ def digest_counts(conn: Connection, created_at: datetime) -> dict[tuple[str, str
 
 # --- crisis ------------------------------------------------------------------------------------
 
-SCOPE = (
-    "t.status IN ('open', 'in_progress') AND t.statutory = :false AND t.theme_id IN ("
-    "SELECT th.id FROM theme th JOIN programme p ON p.id = th.programme_id "
-    "WHERE th.code IN :themes AND p.municipality_code IN :codes)"
-)
+
+def _scope(conn: Connection, a: str = "t") -> str:
+    """The crisis's tasks: open, not statutory, in its themes in its municipalities. Selected
+    by theme (its index); on SQLite the unary + keeps the planner, which has no statistics,
+    from walking ix_task_status_due_date over every open task instead."""
+    plus = "+" if conn.dialect.name == "sqlite" else ""
+    return (
+        f"{a}.theme_id IN (SELECT th.id FROM theme th JOIN programme p ON p.id = th.programme_id "
+        f"WHERE th.code IN :themes AND p.municipality_code IN :codes) "
+        f"AND {plus}{a}.status IN ('open', 'in_progress') AND {a}.statutory = :false"
+    )
 
 
 def _scoped(sql: str) -> Any:
@@ -614,7 +623,7 @@ def _scoped(sql: str) -> Any:
 
 def scope_ids(conn: Connection, themes: list[str], codes: list[str]) -> set[int]:
     rows = conn.execute(
-        _scoped("SELECT t.id FROM task t WHERE " + SCOPE),
+        _scoped("SELECT t.id FROM task t WHERE " + _scope(conn)),
         {"themes": themes, "codes": codes, "false": False},
     )
     return set(rows.scalars())
@@ -623,34 +632,26 @@ def scope_ids(conn: Connection, themes: list[str], codes: list[str]) -> set[int]
 def plain_pause(conn: Connection, themes: list[str], codes: list[str]) -> int:
     """Declare: the plain UPDATE of the paused rows."""
     return conn.execute(
-        _scoped(
-            "UPDATE task SET paused = :true WHERE paused = :false AND "
-            + SCOPE.replace("t.", "task.")
-        ),
+        _scoped("UPDATE task SET paused = :true WHERE paused = :false AND " + _scope(conn, "task")),
         {"themes": themes, "codes": codes, "true": True, "false": False},
     ).rowcount
 
 
-def unpause(conn: Connection, ids: set[int]) -> None:
-    """Undo plain_pause (not timed)."""
+def unpause(conn: Connection) -> None:
+    """Undo plain_pause (not timed; no other crisis is running, so every paused row is its)."""
     conn.execute(
-        text("UPDATE task SET paused = :false WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        ),
-        {"ids": sorted(ids), "false": False},
+        text("UPDATE task SET paused = :false WHERE paused = :true"), {"true": True, "false": False}
     )
 
 
-def shift_map(conn: Connection, ids: set[int], cal: WorkCalendar, start: date, end: date):  # type: ignore[no-untyped-def]
-    """planned due → due after the crisis: moved by the working days it lay still."""
+def shift_map(conn: Connection, cal: WorkCalendar, start: date, end: date) -> dict[date, date]:
+    """planned due → due after the crisis, for the paused tasks: moved by the working days
+    they lay still (from the day it was declared to the day it ended, both included)."""
     days = sum(
         1 for n in range((end - start).days + 1) if cal.is_working_day(start + timedelta(days=n))
     )
     planned = conn.execute(
-        text("SELECT DISTINCT planned_due FROM task WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
-        ),
-        {"ids": sorted(ids)},
+        text("SELECT DISTINCT planned_due FROM task WHERE paused = :true"), {"true": True}
     ).scalars()
     return {_as_date(d): cal.add_working_days(_as_date(d), days) for d in planned}
 
@@ -666,7 +667,7 @@ def plain_resume(conn: Connection, themes: list[str], codes: list[str], shift: d
         _scoped(
             "UPDATE task SET paused = :false, due_date = "
             "(SELECT s.new FROM bench_shift s WHERE s.old = task.planned_due) "
-            "WHERE paused = :true AND " + SCOPE.replace("t.", "task.")
+            "WHERE paused = :true AND " + _scope(conn, "task")
         ),
         {"themes": themes, "codes": codes, "true": True, "false": False},
     ).rowcount
@@ -674,13 +675,13 @@ def plain_resume(conn: Connection, themes: list[str], codes: list[str], shift: d
     return count
 
 
-def repause(conn: Connection, ids: set[int]) -> None:
+def repause(conn: Connection, themes: list[str], codes: list[str]) -> None:
     """Undo plain_resume (not timed)."""
     conn.execute(
-        text("UPDATE task SET paused = :true, due_date = planned_due WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
+        _scoped(
+            "UPDATE task SET paused = :true, due_date = planned_due WHERE " + _scope(conn, "task")
         ),
-        {"ids": sorted(ids), "true": True},
+        {"themes": themes, "codes": codes, "true": True, "false": False},
     )
 
 
@@ -690,12 +691,15 @@ def paused_ids(conn: Connection) -> set[int]:
     )
 
 
-def due_dates(conn: Connection, ids: set[int]) -> dict[int, tuple[date, date, bool]]:
+def scope_rows(
+    conn: Connection, themes: list[str], codes: list[str]
+) -> dict[int, tuple[date, date, bool]]:
+    """id → (planned due, due, paused) of the tasks in the crisis's scope."""
     rows = conn.execute(
-        text("SELECT id, planned_due, due_date, paused FROM task WHERE id IN :ids").bindparams(
-            bindparam("ids", expanding=True)
+        _scoped(
+            "SELECT t.id, t.planned_due, t.due_date, t.paused FROM task t WHERE " + _scope(conn)
         ),
-        {"ids": sorted(ids)},
+        {"themes": themes, "codes": codes, "false": False},
     )
     return {i: (_as_date(p), _as_date(d), bool(x)) for i, p, d, x in rows}
 
