@@ -772,6 +772,37 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: dict[str, list[dict[str, Any]]]) -> str:
+    """One row per operation, one column per size and backend: ours (ours ÷ limit)."""
+    keys = list(results)
+    cells: dict[str, dict[str, str]] = {op: {} for op in OPS}
+    peaks: dict[str, str] = {}
+    for key, items in results.items():
+        worst = 0.0
+        for item in items:
+            op = item.get("op")
+            if op is None:
+                continue
+            if "error" in item:
+                cells[op][key] = "error"
+                continue
+            limit = item.get("limit_s")
+            text = _t(item["ours_s"])
+            if op == "dispatch":
+                text = f"{item['rate']:.0f} msg/s (limit {item['limit_rate']:.0f})"
+            elif limit:
+                text += f" ({item['ours_s'] / limit:.1f}×)"
+            if item.get("check", "ok") != "ok":
+                text += " ≠"
+            cells[op][key] = text
+            worst = max(worst, item["peak_mib"])
+        peaks[key] = f"{worst:.0f} MiB" if worst else "–"
+    header = ["operation"] + [k.replace("/", " ").replace("postgresql", "PG") for k in keys]
+    rows = [[LABELS[op]] + [cells[op].get(k, "–") for k in keys] for op in OPS]
+    rows.append(["peak RSS (worst operation)"] + [peaks.get(k, "–") for k in keys])
+    return markdown(header, rows)
+
+
 def targets(results: dict[str, list[dict[str, Any]]]) -> list[str]:
     """The issue's targets, met or missed, read off the results."""
     ops: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -819,14 +850,23 @@ def targets(results: dict[str, list[dict[str, Any]]]) -> list[str]:
                 f"- peak RSS at 1m on {backend}: {worst[0]:.0f} MiB ({LABELS[worst[1]]}) "
                 f"— {verdict(worst[0] < 1024)}"
             )
+        stored = {
+            key.split("/")[0]: item["task"]
+            for key, items in results.items()
+            for item in items
+            if item.get("step") == "totals" and key.endswith("/" + backend)
+        }
         growth = []
-        for op in ("sweep", "declare", "end", "digests", "load", "reload"):
+        for op in ("load", "reload", "sweep", "digests", "declare", "end"):
             small, big = ops.get(("10k", backend, op)), ops.get(("1m", backend, op))
             if small and big and small["ours_s"] > 0:
-                rows = (big["rows"] / small["rows"]) if small["rows"] else float("nan")
-                growth.append(f"{op} ×{big['ours_s'] / small['ours_s']:.1f} (rows ×{rows:.0f})")
-        if growth:
-            lines.append(f"- growth 10k → 1m on {backend} (tasks stored ×86): " + ", ".join(growth))
+                rows = f", rows ×{big['rows'] / small['rows']:.0f}" if small["rows"] else ""
+                growth.append(f"{op} ×{big['ours_s'] / small['ours_s']:.1f}{rows}")
+        if growth and "10k" in stored and "1m" in stored:
+            lines.append(
+                f"- growth of our time from 10k to 1m on {backend} (tasks stored "
+                f"×{stored['1m'] / stored['10k']:.0f}): " + "; ".join(growth)
+            )
     checks = [
         f"{k} {item['op']}: {item['check']}"
         for k, items in results.items()
@@ -877,6 +917,8 @@ def write_report(
             "Times are wall clock in one process; peak RSS is that process's high-water mark "
             "during the operation (PostgreSQL's own memory is not included).",
             table,
+            "## Summary: ours (ours ÷ limit); ≠ marks a result that differs from the limit's\n\n"
+            + summary(results),
             "## Targets\n\n" + "\n".join(targets(results)),
             ("## Other\n\n" + "\n".join(other)) if other else "",
             (
@@ -929,6 +971,7 @@ def main() -> None:
                 encoding="utf-8",
             )
     print(markdown(HEADER, rows_of(results)))
+    print(summary(results))
     print("\n".join(targets(results)))
     if code_fingerprint() != info["code"]:
         print(f"WARNING: the code changed during the run ({info['code']} → {code_fingerprint()})")
