@@ -774,7 +774,9 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
 
 def summary(results: dict[str, list[dict[str, Any]]]) -> str:
     """One row per operation, one column per size and backend: ours (ours ÷ limit)."""
-    keys = list(results)
+    keys = sorted(
+        results, key=lambda k: (k.split("/")[1] != "sqlite", list(SIZES).index(k.split("/")[0]))
+    )
     cells: dict[str, dict[str, str]] = {op: {} for op in OPS}
     peaks: dict[str, str] = {}
     for key, items in results.items():
