@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, not_, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select, true, union
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -228,9 +228,11 @@ def evaluate(
         # One indexed query per clause, united: an OR over them would scan every task.
         clauses = [*scope.where, Task.id.in_(sorted(scope.task_ids))]
         condition = Task.id.in_(union(*(select(Task.id).where(c) for c in clauses)))
-    selected = select(Task.id).where(
-        Task.status.in_(OPEN), condition, *(not_(e) for e in scope.exclude)
-    )
+    selected: Select[tuple[int]] = select(Task.id).where(Task.status.in_(OPEN), condition)
+    if scope.exclude:
+        # EXCEPT, not NOT IN: PostgreSQL runs NOT IN over a large subquery row by row.
+        rest = selected.except_(select(Task.id).where(or_(*scope.exclude))).subquery()
+        selected = select(rest.c.id)
     report = _decide_and_store(session, now, book, selected, actor, reason)
     if full or passed.where:  # (within one day and no crisis began or ended: nothing to move)
         mark.at, mark.rules_digest = now, book.digest

@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    exists,
     false,
     insert,
     literal,
@@ -32,7 +33,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
@@ -253,9 +254,12 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
     assert crisis.ended_at is not None
     ended = local_date(crisis.ended_at)
     today = local_date(now)
-    # Tasks paused by this crisis only, once, and not moved before.
-    others = select(TaskPause.task_id).where(
-        (TaskPause.crisis_id != crisis.id) | TaskPause.until.is_not(None)
+    # Tasks paused by this crisis only, once, and not moved before (NOT EXISTS: PostgreSQL
+    # runs NOT IN over a large subquery row by row).
+    other = aliased(TaskPause)
+    others = exists().where(
+        other.task_id == Task.id,
+        (other.crisis_id != crisis.id) | other.until.is_not(None),
     )
     candidates = and_(
         Task.id.in_(
@@ -263,7 +267,7 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
                 TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None)
             )
         ),
-        Task.id.not_in(others),
+        ~others,
         Task.due_date == Task.planned_due,
         _plain(crisis, paused=True),
     )
