@@ -462,6 +462,8 @@ class _DigestData:
     progress: dict[int, tuple[int, int, int]]  # theme id → (tasks, done, late) up to the horizon
     exceptions: dict[int, list[Task]]  # theme id → open tasks that are flagged or paused
     items_at_risk: set[int]  # council items with an open task flagged council_at_risk
+    themes_of: dict[int, list[Theme]]  # holder id → active themes (budget lines loaded)
+    items_of: dict[int, list[CouncilItem]]  # holder id → council items due within the horizon
 
 
 def _digest_data(session: Session, today: date, horizon: date) -> _DigestData:
@@ -490,7 +492,35 @@ def _digest_data(session: Session, today: date, horizon: date) -> _DigestData:
     for task in flagged:
         exceptions[task.theme_id].append(task)
     at_risk = {t.council_item_id for t in flagged if "council_at_risk" in t.flags}
-    return _DigestData(progress, exceptions, {i for i in at_risk if i is not None})
+    themes = {
+        t.id: t
+        for t in session.scalars(
+            select(Theme)
+            .options(selectinload(Theme.budget_lines), selectinload(Theme.programme))
+            .where(Theme.active.is_(True))
+            .order_by(Theme.id)
+        )
+    }
+    themes_of: dict[int, list[Theme]] = defaultdict(list)
+    for theme_id, holder_id in session.execute(
+        select(theme_holder.c.theme_id, theme_holder.c.holder_id).order_by(theme_holder.c.theme_id)
+    ):
+        if theme_id in themes:
+            themes_of[holder_id].append(themes[theme_id])
+    items_of: dict[int, list[CouncilItem]] = defaultdict(list)
+    for item in session.scalars(
+        select(CouncilItem)
+        .where(
+            CouncilItem.active.is_(True),
+            CouncilItem.submission_deadline >= today,
+            CouncilItem.submission_deadline <= horizon,
+        )
+        .order_by(CouncilItem.submission_deadline, CouncilItem.id)
+    ):
+        items_of[item.holder_id].append(item)
+    return _DigestData(
+        progress, exceptions, {i for i in at_risk if i is not None}, themes_of, items_of
+    )
 
 
 def _current_holders(session: Session, today: date) -> dict[str, list[PortfolioHolder]]:
@@ -519,26 +549,15 @@ DIGEST_WEEKS = 6
 
 
 def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Draft:
-    session = ctx.session
     holder = holders[0]
     ids = {h.id for h in holders}
-    held = select(theme_holder.c.theme_id).where(theme_holder.c.holder_id.in_(ids))
-    themes = list(
-        session.scalars(
-            select(Theme).where(Theme.active.is_(True), Theme.id.in_(held)).order_by(Theme.id)
-        )
+    themes = sorted(
+        {t.id: t for h in holders for t in data.themes_of[h.id]}.values(), key=lambda t: t.id
     )
     exceptions = _task_exceptions(t for theme in themes for t in data.exceptions[theme.id])
-    horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
-    items = session.scalars(
-        select(CouncilItem)
-        .where(
-            CouncilItem.holder_id.in_(ids),
-            CouncilItem.active.is_(True),
-            CouncilItem.submission_deadline >= ctx.today,
-            CouncilItem.submission_deadline <= horizon,
-        )
-        .order_by(CouncilItem.submission_deadline, CouncilItem.id)
+    items = sorted(
+        (i for h in ids for i in data.items_of[h]),
+        key=lambda i: (i.submission_deadline, i.id),
     )
     council = []
     for item in items:
