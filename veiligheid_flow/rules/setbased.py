@@ -145,6 +145,7 @@ def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
     """Open tasks whose decision a crisis changes only by pausing (or, `paused`, resuming)
     them (see the module)."""
     staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
+    on_duty = [Task.owner_id.not_in(staff), Task.backup_id.not_in(staff)] if crisis.staff else []
     return and_(
         Task.status.in_(OPEN),
         Task.paused.is_(paused),
@@ -152,8 +153,7 @@ def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
         _council_clear_of(crisis),
         Task.responsible_id == Task.owner_id,
         cast(Task.flags, String) == "[]",
-        Task.owner_id.not_in(staff),
-        Task.backup_id.not_in(staff),
+        *on_duty,
     )
 
 
@@ -261,21 +261,14 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         other.task_id == Task.id,
         (other.crisis_id != crisis.id) | other.until.is_not(None),
     )
-    candidates = and_(
-        Task.id.in_(
-            select(TaskPause.task_id).where(
-                TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None)
-            )
-        ),
-        ~others,
-        Task.due_date == Task.planned_due,
-        _plain(crisis, paused=True),
-    )
+    plain = and_(~others, Task.due_date == Task.planned_due, _plain(crisis, paused=True))
+    open_here = and_(TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None))
+    candidates = and_(Task.id.in_(select(TaskPause.task_id).where(open_here)), plain)
     rows = session.execute(
         select(TaskPause.id, TaskPause.task_id, TaskPause.since, Task.planned_due, Programme)
         .join(Task, Task.id == TaskPause.task_id)
         .join(Programme, Programme.id == Task.programme_id)
-        .where(TaskPause.crisis_id == crisis.id, candidates)
+        .where(open_here, plain)
     ).all()
     shift = book.settings.crisis_shift
     beyond = max(thresholds(book).due)
