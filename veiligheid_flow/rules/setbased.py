@@ -35,18 +35,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Crisis, TaskPause
 from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
 from veiligheid_flow.rules.conditions import All, AnyOf, Compare, Condition, Not, compares
+from veiligheid_flow.rules.service import OPEN, RULES_ACTOR
 from veiligheid_flow.rules.tables import Rule, RuleBook
 from veiligheid_flow.rules.window import _first, thresholds
-from veiligheid_flow.tasks.models import Task, TaskStatus
+from veiligheid_flow.tasks.models import Task
 from veiligheid_flow.workdays import WorkCalendar
-
-RULES_ACTOR = "regels"
-OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
 
 def _of_theme(column: Any) -> ColumnElement[Any]:
@@ -298,17 +297,17 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         rule_ids = [shift.rule_id] if due != planned else []
         changes.append((task_id, before, after, rule_ids))
         audit.append(
-            {
-                "at": now,
-                "actor": RULES_ACTOR,
-                "action": "task.decision",
-                "object_type": "task",
-                "object_id": str(task_id),
-                "before": {k: str(v) if isinstance(v, date) else v for k, v in before.items()},
-                "after": {k: str(v) if isinstance(v, date) else v for k, v in after.items()},
-                "reason": shift.reason if due != planned else None,
-                "rule_ids": rule_ids or None,
-            }
+            audit_service.entry_values(
+                at=now,
+                actor=RULES_ACTOR,
+                action="task.decision",
+                object_type="task",
+                object_id=task_id,
+                before=before,
+                after=after,
+                reason=shift.reason if due != planned else None,
+                rule_ids=rule_ids,
+            )
         )
     if len(rejected) > 20_000:  # (an IN list this long is not worth it: the engine does all)
         return Bulk(false(), [])
