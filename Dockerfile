@@ -10,11 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The Prefect client (worker, flows, events) is exactly the server's version: the server image
+# in docker-compose.yml is prefecthq/prefect:<this>-python3.11. pyproject keeps a lower bound.
+ARG PREFECT_VERSION=3.9.1
+
 # Dependencies and the package first (the slow layer), the data files after.
 COPY pyproject.toml README.md ./
 COPY veiligheid_flow ./veiligheid_flow
 COPY flows ./flows
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install . "prefect==${PREFECT_VERSION}" && rm -rf build *.egg-info
 
 COPY prefect.yaml ./
 COPY rules ./rules

