@@ -202,7 +202,8 @@ def _database_error(data: dict[str, Any]) -> None:
     # (a trigger installed by the test), so the failure happens halfway through the writes.
     data["people"][0]["name"] = "Anna de Vries-Bakker"
     data["council_items"][0]["subject"] = "Fatbikes"
-    new = dict(data["themes"][0]["activities"][-1], code=REFUSED_CODE, title="Nieuw")
+    # A deep copy: a shared `partners` list would be dumped as a YAML alias, which is refused.
+    new = dict(copy.deepcopy(data["themes"][0]["activities"][-1]), code=REFUSED_CODE, title="Nieuw")
     data["themes"][0]["activities"].append(new)
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from veiligheid_flow.rules.conditions import Compare
 from veiligheid_flow.rules.engine import STATUTORY_GUARD, Decision, decide, sort_key
 from veiligheid_flow.rules.facts import CrisisFacts, Override, TaskSnapshot, World
 from veiligheid_flow.rules.legal import legal_deadline
-from veiligheid_flow.rules.tables import CaseType, RuleBook, Term, load_rulebook
+from veiligheid_flow.rules.tables import CaseType, Rule, RuleBook, Term, load_rulebook
 from veiligheid_flow.workdays import WorkCalendar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,28 +166,21 @@ def test_override_wins_over_the_tables_and_is_the_priority_step(book: RuleBook) 
 # --- pause --------------------------------------------------------------------------------
 
 
-def _hostile_rules(tmp_path: Path) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    for path in RULES.glob("*.yaml"):
-        shutil.copy(path, folder / path.name)
-    (folder / "pause.yaml").write_text(
-        "kind: table\n"
-        "table: pause\n"
-        "version: 2\n"
-        "rules:\n"
-        "  - id: PAUZE-ALLES-IN-CRISIS\n"
-        "    version: 1\n"
-        "    when: {fact: crisis.in_scope, eq: true}\n"
-        "    then: {pause: true}\n"
-        '    reason: "Alles ligt stil, ook wettelijk werk (verkeerde regel)."\n',
-        encoding="utf-8",
+def _hostile(book: RuleBook) -> RuleBook:
+    """A pause table that would pause statutory work too. A rules folder saying this is refused
+    at load (tests/test_hostile_input.py); the engine's guard is tested on it all the same."""
+    rule = Rule(
+        id="PAUZE-ALLES-IN-CRISIS",
+        version=1,
+        when=Compare(fact="crisis.in_scope", eq=True),
+        then={"pause": True},
+        reason="Alles ligt stil, ook wettelijk werk (verkeerde regel).",
     )
-    return folder
+    return replace(book, tables={**book.tables, "pause": [rule]})
 
 
-def test_statutory_task_never_paused_even_if_a_pause_rule_says_so(tmp_path: Path) -> None:
-    hostile = load_rulebook(_hostile_rules(tmp_path))
+def test_statutory_task_never_paused_even_if_a_pause_rule_says_so(book: RuleBook) -> None:
+    hostile = _hostile(book)
     w = world(crises=(crisis(themes=("CRISIS_FYSIEKE_VEILIGHEID",)),))
     statutory = snap(statutory=True, theme_code="CRISIS_FYSIEKE_VEILIGHEID", owner=AOV, backup=OOV1)
     planned = replace(statutory, id=2, statutory=False)

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
+YEARS = range(2000, 2101)  # the moments this software plans for (programme periods too)
 
 
 def parse_now(value: str | None, system_now: datetime | None = None) -> datetime:
@@ -23,6 +24,8 @@ def parse_now(value: str | None, system_now: datetime | None = None) -> datetime
         raise ValueError(
             f"ongeldig tijdstip {value!r}: verwacht ISO, bv. 2023-10-02T08:00"
         ) from exc
+    if parsed.year not in YEARS:
+        raise ValueError(f"tijdstip {value!r} ligt buiten {YEARS[0]}–{YEARS[-1]}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
     return parsed.astimezone(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,94 @@ import yaml
 from pydantic import ValidationError
 
 PathParts = tuple[str | int, ...]
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+# What one YAML file may hold. A programme has ~2,000 values and 8 levels; rule files far less.
+MAX_BYTES = 2_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 40
+MAX_SCALAR = 10_000  # characters in one value
+MAX_INT_DIGITS = 18  # no field needs more; Python refuses > 4,300 digits with a traceback
+
+
+def _dutch(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """Safe loading; a date that does not exist or an absurd integer becomes a Problem."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.value_problems: list[tuple[yaml.Mark, str]] = []
+
+    def construct_checked_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            self.value_problems.append((node.start_mark, f"'{node.value}' is geen bestaande datum"))
+            return node.value
+
+    def construct_checked_int(self, node: yaml.ScalarNode) -> Any:
+        if sum(c.isdigit() for c in str(node.value)) > MAX_INT_DIGITS:
+            digits = len(str(node.value))
+            self.value_problems.append((node.start_mark, f"getal is te groot ({digits} cijfers)"))
+            return None
+        return self.construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_checked_timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_checked_int)
+
+
+_TOO_DEEP = f"te diep genest (meer dan {MAX_DEPTH} niveaus)"
+
+
+class _Refused(Exception):
+    def __init__(self, mark: yaml.Mark | None, message: str) -> None:
+        self.mark, self.message = mark, message
+
+
+def _check_shape(text: str) -> None:
+    """Walk the event stream once (no document is built) and stop at the first thing out of
+    bounds. Aliases are refused outright: no programme or rule file needs them, one alias makes
+    a node appear at several paths (which line is wrong?), and nested aliases are how a
+    600-byte file expands into gigabytes."""
+    loader = _Base(text)
+    nodes = depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.AliasEvent):
+                raise _Refused(
+                    event.start_mark,
+                    f"YAML-verwijzing *{event.anchor} is niet toegestaan; schrijf de waarde voluit",
+                )
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _Refused(
+                    event.start_mark, f"te veel waarden (meer dan {_dutch(MAX_NODES)})"
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _Refused(event.start_mark, _TOO_DEEP)
+            elif isinstance(event, yaml.ScalarEvent) and len(event.value) > MAX_SCALAR:
+                raise _Refused(
+                    event.start_mark,
+                    f"waarde is te lang ({_dutch(len(event.value))} tekens; "
+                    f"hooguit {_dutch(MAX_SCALAR)})",
+                )
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" not in str(exc.problem):  # libyaml's own limit (1,000 flow levels)
+            raise
+        raise _Refused(exc.problem_mark, _TOO_DEEP) from None
+    finally:
+        loader.dispose()
 
 
 @dataclass(frozen=True)
@@ -24,7 +112,15 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
+        return _printable(f"{self.file}:{self.line}:{self.column}: {where}{self.message}")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """One line whatever the input held: control characters as escapes (\\n, \\x00)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class InputInvalid(Exception):
@@ -51,24 +147,35 @@ class PositionedYaml:
         self.duplicate_keys: list[tuple[PathParts, str]] = []
         loader = _Loader(text)
         try:
+            _check_shape(text)
             node = loader.get_single_node()  # one parse: positions and data from the same nodes
             self.data: Any = loader.construct_document(node) if node is not None else None
+        except _Refused as exc:
+            raise InputInvalid([self._at(exc.mark, exc.message)]) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             reason = exc.problem or str(exc)
-            raise InputInvalid(
-                [Problem(self.file, line, col, "", f"YAML-syntaxfout: {reason}")]
-            ) from None
+            raise InputInvalid([self._at(mark, f"YAML-syntaxfout: {reason}")]) from None
         finally:
             loader.dispose()
+        if loader.value_problems:
+            raise InputInvalid([self._at(mark, message) for mark, message in loader.value_problems])
         if node is not None:
             self._walk(node, ())
+
+    def _at(self, mark: yaml.Mark | None, message: str) -> Problem:
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return Problem(self.file, line, col, "", message)
 
     @classmethod
     def read(cls, path: Path) -> PositionedYaml:
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)  # never more: a huge file or a device is refused
+            if len(raw) > MAX_BYTES:
+                message = f"bestand is te groot (meer dan {_dutch(MAX_BYTES)} bytes)"
+                raise InputInvalid([Problem(str(path), 1, 1, "", message)])
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problem = Problem(str(path), 1, 1, "", f"kan bestand niet lezen: {exc}")
             raise InputInvalid([problem]) from None
@@ -138,6 +245,9 @@ _MESSAGES = {
     "string_too_short": "mag niet leeg zijn",
     "string_too_long": "is te lang",
     "too_short": "mag niet leeg zijn",
+    "int_parsing_size": "getal is te groot",
+    "int_from_float": "geen geheel getal",
+    "finite_number": "moet een eindig getal zijn",
 }
 
 
@@ -146,11 +256,16 @@ def dutch_message(item: Any) -> str:
     ctx = item.get("ctx") or {}
     if kind in _MESSAGES:
         return _MESSAGES[kind]
+    if kind == "too_long":
+        return f"te veel onderdelen (hooguit {ctx.get('max_length')})"
     if kind == "literal_error":
         return f"ongeldige waarde {item.get('input')!r}; toegestaan: {ctx.get('expected')}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         sign = {"greater_than": ">", "greater_than_equal": "≥", "less_than": "<"}.get(kind, "≤")
-        return f"moet {sign} {next(iter(ctx.values()))} zijn"
+        limit = next(iter(ctx.values()))
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # "≤ 2000", not "≤ 2000.0"
+        return f"moet {sign} {limit} zijn"
     if kind == "value_error":
         message = str(ctx.get("error", item["msg"]))
         if "email" in message.lower() or "@" in message:

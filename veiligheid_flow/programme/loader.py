@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from veiligheid_flow.problems import InputInvalid, PathParts, PositionedYaml, Problem
+from veiligheid_flow.programme import bounds
 from veiligheid_flow.programme.checks import IndexedProgramme, check
 from veiligheid_flow.programme.expand import occurrences
 from veiligheid_flow.programme.schema import (
@@ -54,7 +55,7 @@ def read_programme(
     indexed = _valid_parts(source.data)
     findings = check(indexed, known_case_types)
     if spec is not None:
-        findings += _empty_recurrences(spec)
+        findings += _occurrence_problems(spec)
     problems += [source.problem(p, message) for p, message in findings]
     if problems or spec is None:
         raise InputInvalid(sorted(set(problems), key=lambda p: (p.line, p.column, p.path)))
@@ -103,14 +104,55 @@ def _raw_ids(raw: Any, key: str) -> set[str]:
     return {str(item[key]) for item in raw if isinstance(item, dict) and key in item}
 
 
-def _empty_recurrences(spec: ProgrammeFile) -> list[tuple[PathParts, str]]:
+def _occurrence_problems(spec: ProgrammeFile) -> list[tuple[PathParts, str]]:
+    """Every recurrence gives at least one date and at most MAX_PER_ACTIVITY; the whole file
+    at most MAX_PER_FILE. Expanding is bounded first by the number of RRULEs."""
     calendar = WorkCalendar(spec.non_working_days)
-    return [
-        (
-            ("themes", i, "activities", j, "repeat"),
-            "herhaling geeft geen enkele datum in de periode",
-        )
+    activities = [
+        (("themes", i, "activities", j), act)
         for i, theme in enumerate(spec.themes)
         for j, act in enumerate(theme.activities)
-        if act.repeat and not occurrences(act, spec.programme, calendar)
     ]
+    rrules = [path for path, act in activities if act.repeat and act.repeat.rrule]
+    if len(rrules) > bounds.MAX_RRULES:
+        return [
+            (
+                (*rrules[bounds.MAX_RRULES], "repeat", "rrule"),
+                f"te veel activiteiten met een RRULE (hooguit {bounds.MAX_RRULES} per bestand)",
+            )
+        ]
+    problems: list[tuple[PathParts, str]] = []
+    counts: list[tuple[PathParts, int]] = []
+    for path, act in activities:
+        count = len(occurrences(act, spec.programme, calendar))
+        counts.append((path, count))
+        if act.repeat and count == 0:
+            problems.append(((*path, "repeat"), "herhaling geeft geen enkele datum in de periode"))
+        elif act.repeat and count > bounds.MAX_PER_ACTIVITY:
+            problems.append(
+                (
+                    (*path, "repeat"),
+                    f"herhaling geeft {count} datums in de periode; "
+                    f"hooguit {bounds.MAX_PER_ACTIVITY} per activiteit",
+                )
+            )
+    total = sum(count for _, count in counts)
+    if total > bounds.MAX_PER_FILE:
+        running, crossing = 0, counts[-1][0]
+        for path, count in counts:
+            running += count
+            if running > bounds.MAX_PER_FILE:
+                crossing = path
+                break
+        problems.append(
+            (
+                crossing,
+                f"het programma geeft {_dutch(total)} taken; hooguit "
+                f"{_dutch(bounds.MAX_PER_FILE)} per bestand (de grens valt bij deze activiteit)",
+            )
+        )
+    return problems
+
+
+def _dutch(n: int) -> str:
+    return f"{n:,}".replace(",", ".")

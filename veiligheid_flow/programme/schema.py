@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -18,18 +20,50 @@ from pydantic import (
     model_validator,
 )
 
-Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
+from veiligheid_flow import limits
+from veiligheid_flow.programme import bounds
+
+Key = Annotated[
+    str, StringConstraints(pattern=rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{limits.KEY - 1}}}$")
+]
+
+
+def _plain_text(value: str) -> str:
+    # PostgreSQL refuses NUL; other control characters break headers, .ics lines and terminals.
+    problem = limits.control_problem(value, allow_newlines=True)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def _no_line_breaks(value: str) -> str:
     # Titles end up in email subjects: a line break there would be a header injection.
-    if "\n" in value or "\r" in value:
-        raise ValueError("mag geen regeleinde bevatten")
+    problem = limits.control_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
+def _deliverable(value: str) -> str:
+    local = value.rsplit("@", 1)[0]
+    if not local.isascii():
+        raise ValueError(
+            f"'{value}': het deel vóór de @ heeft tekens buiten ASCII, waar niet elke mailserver "
+            "bij kan bezorgen; gebruik het ASCII-adres van deze persoon"
+        )
+    if len(value) > limits.EMAIL_VALID:
+        raise ValueError(f"'{value[:40]}…' is te lang (hooguit {limits.EMAIL_VALID} tekens)")
+    return value
+
+
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.TEXT, strip_whitespace=True),
+    AfterValidator(_plain_text),
+]
 Title = Annotated[Text, AfterValidator(_no_line_breaks)]
+Email = Annotated[EmailStr, AfterValidator(_deliverable)]
+Day = Annotated[date, AfterValidator(bounds.sane_year)]
 
 
 class Strict(BaseModel):
@@ -42,6 +76,9 @@ class PlanSpec(Strict):
     start: date
     end: date
 
+    _years = field_validator("adopted_on", "start", "end")(bounds.sane_year)
+    _period = field_validator("end")(bounds.sane_period)
+
 
 class ProgrammeSpec(Strict):
     code: Key
@@ -49,11 +86,8 @@ class ProgrammeSpec(Strict):
     start: date
     end: date
 
-    @model_validator(mode="after")
-    def _period(self) -> ProgrammeSpec:
-        if self.end < self.start:
-            raise ValueError("einddatum ligt vóór de begindatum")
-        return self
+    _years = field_validator("start", "end")(bounds.sane_year)
+    _period = field_validator("end")(bounds.sane_period)
 
 
 class DefaultsSpec(Strict):
@@ -63,7 +97,7 @@ class DefaultsSpec(Strict):
 class PersonSpec(Strict):
     id: Key
     name: Title
-    email: EmailStr
+    email: Email
     role: Title
     hours_per_week: float = Field(gt=0, le=60)
 
@@ -72,7 +106,7 @@ class HolderSpec(Strict):
     id: Key
     name: Title
     title: Literal["burgemeester", "wethouder"]
-    email: EmailStr
+    email: Email
     portfolio: Text | None = None
 
 
@@ -87,16 +121,21 @@ class Recurrence(Strict):
 
     every: Literal["month", "quarter", "year"] | None = None
     day: int | None = Field(default=None, ge=1, le=31, description="day of month; default last")
-    dates: list[Annotated[str, StringConstraints(pattern=r"^\d{2}-\d{2}$")]] | None = None
+    dates: (
+        list[Annotated[str, StringConstraints(pattern=r"^\d{2}-\d{2}$")]] | None
+    ) = Field(default=None, max_length=366)  # at most one per day of the year
     rrule: str | None = None
 
     @field_validator("rrule")
     @classmethod
     def _parse_rrule(cls, value: str | None) -> str | None:
         if value is not None:
+            problem = bounds.rrule_problem(value)
+            if problem:
+                raise ValueError(problem)
             try:
                 rrulestr(value, dtstart=date(2000, 1, 1))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise ValueError(f"onleesbare RRULE: {exc}") from exc
         return value
 
@@ -123,7 +162,7 @@ class ActivitySpec(Strict):
     owner: Key | None = None
     backup: Key | None = None
     statutory: Title | None = Field(default=None, description="legal basis; set = statutory task")
-    due: date | None = None
+    due: Day | None = None
     repeat: Recurrence | None = None
     case: Key | None = Field(default=None, description="event-driven: case type in the rules")
     effort_hours: float = Field(ge=0, le=2000)
@@ -153,7 +192,7 @@ class ThemeSpec(Strict):
 
 class CouncilMeetingSpec(Strict):
     body: Title = Field(description="'raad' or a committee name, e.g. 'commissie ABM'")
-    date: date
+    date: Day
 
 
 class CouncilItemSpec(Strict):
@@ -162,9 +201,9 @@ class CouncilItemSpec(Strict):
     type: Literal["raadsvoorstel", "raadsinformatiebrief", "mededeling", "collegebrief"]
     holder: Key
     committee: Title
-    committee_date: date
-    council_date: date | None = None
-    submission_deadline: date | None = None
+    committee_date: Day
+    council_date: Day | None = None
+    submission_deadline: Day | None = None
     submission_working_days: int | None = Field(default=None, ge=0, le=60)
 
 
@@ -176,12 +215,27 @@ class SharedThemeSpec(Strict):
     holders: list[Key] = Field(min_length=1, description="our portfolio holders for it")
 
 
+def municipality_code(name: str) -> str:
+    """'Gooise Meren' → 'gooise-meren': the short code filters and crisis scopes use."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+
+
+def _has_code(name: str) -> str:
+    code = municipality_code(name)
+    if not code:
+        raise ValueError(f"'{name}' geeft geen gemeentecode (verwacht letters of cijfers)")
+    if len(code) > limits.MUNICIPALITY_CODE:
+        raise ValueError(f"naam te lang voor een gemeentecode (hooguit {limits.MUNICIPALITY_CODE})")
+    return name
+
+
 class ProgrammeFile(Strict):
-    municipality: Title
+    municipality: Annotated[Title, AfterValidator(_has_code)]
     plan: PlanSpec
     programme: ProgrammeSpec
     defaults: DefaultsSpec = DefaultsSpec()
-    non_working_days: list[date] = []
+    non_working_days: list[Day] = []
     people: list[PersonSpec] = Field(min_length=1)
     portfolio_holders: list[HolderSpec] = Field(min_length=1)
     council_meetings: list[CouncilMeetingSpec] = []

@@ -33,9 +33,17 @@ class Compare(_Node):
     @classmethod
     def _one_op(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            ops = [op for op in OPS if op in data]
+            # `in_` is the field's own name: counted, so it cannot sneak in as a second operator.
+            ops = [op for op in (*OPS, "in_") if op in data]
             if len(ops) != 1:
                 raise ValueError(f"geef precies één vergelijking ({', '.join(OPS)}) bij 'fact'")
+            value = data[ops[0]]
+            if value is None or (isinstance(value, list) and None in value):
+                raise ValueError(
+                    f"'{ops[0]}' vergelijkt met een lege waarde (null): dat is geweigerd, want "
+                    "een lege waarde past bij geen enkele vergelijking en zet de regel stil uit; "
+                    "vraag met een ja/nee-feit (zoals council_item.linked) of iets bekend is"
+                )
         return data
 
     @cached_property
@@ -140,6 +148,23 @@ def compare(op: Op, left: Any, right: Any) -> bool:
     if left is None or right is None:
         return False  # an unknown value satisfies no ordering
     return {"lt": left < right, "le": left <= right, "gt": left > right, "ge": left >= right}[op]
+
+
+def partial(cond: Condition, known: Mapping[str, Any]) -> bool | None:
+    """The condition with only the `known` facts: True or False if that settles it, else None
+    (three-valued: it depends on facts not given)."""
+    if isinstance(cond, Not):
+        inner = partial(cond.not_, known)
+        return None if inner is None else not inner
+    if isinstance(cond, All | AnyOf):
+        parts = [partial(c, known) for c in (cond.all if isinstance(cond, All) else cond.any)]
+        decisive = isinstance(cond, AnyOf)  # any: one True settles it; all: one False does
+        if decisive in parts:
+            return decisive
+        return None if None in parts else not decisive
+    if cond.fact not in known:
+        return None
+    return compare(cond.op, known[cond.fact], cond.value)
 
 
 def facts_of(cond: Condition) -> list[str]:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
+from veiligheid_flow import limits
 from veiligheid_flow.problems import InputInvalid, PathParts, PositionedYaml, Problem
 from veiligheid_flow.rules.conditions import (
     All,
@@ -18,10 +29,47 @@ from veiligheid_flow.rules.conditions import (
     Not,
     Predicate,
     compile_condition,
+    partial,
 )
-from veiligheid_flow.rules.facts import ACTIONS, DECISION_FACTS, FACTS, TABLE_ORDER
+from veiligheid_flow.rules.facts import (
+    ACTIONS,
+    DECISION_FACTS,
+    FACTS,
+    TABLE_ORDER,
+    TaskSnapshot,
+    World,
+    task_facts,
+)
+from veiligheid_flow.workdays import WorkCalendar
 
 _PY_TYPES = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+
+# Bounds on every number in the rule files: a deadline never before its event, and nothing that
+# makes a later `run` count working days for ever (rules/window.py walks to each constant).
+MAX_RULE_FILES = 50
+MAX_VERSION = 1_000_000
+MAX_CONSTANT = 1_000  # |value| a rule compares a number fact with (working days: ~4 years)
+MAX_LEAD_DAYS = 60  # reminder and council-alert lead times, overdue repeat, in working days
+MAX_CRISIS_DAYS = 260  # expected crisis duration in working days (a year)
+MAX_TERM = {"days": 730, "weeks": 104, "months": 24}
+MAX_EFFORT_HOURS = 2000
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,59}$")]
+Reason = Annotated[str, StringConstraints(min_length=5, max_length=500)]
+LeadDays = Annotated[int, Field(ge=0, le=MAX_LEAD_DAYS)]
+
+
+def _one_line(value: str) -> str:
+    # Case titles become task titles, and those end up in email subjects.
+    problem = limits.control_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+OneLine = Annotated[
+    str, StringConstraints(min_length=1, max_length=limits.TEXT), AfterValidator(_one_line)
+]
 
 
 class _Strict(BaseModel):
@@ -29,11 +77,11 @@ class _Strict(BaseModel):
 
 
 class Rule(_Strict):
-    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,59}$")
-    version: int = Field(ge=1)
+    id: RuleId
+    version: Version
     when: Condition
     then: dict[str, Any]
-    reason: str = Field(min_length=5)
+    reason: Reason
 
     @cached_property
     def applies(self) -> Predicate:
@@ -44,54 +92,69 @@ class Rule(_Strict):
 class TableFile(_Strict):
     kind: Literal["table"]
     table: Literal["priority", "pause", "responsibility", "flags"]
-    version: int = Field(ge=1)
-    description: str = ""
+    version: Version
+    description: str = Field(default="", max_length=2000)
     default_tier: int | None = Field(default=None, ge=1, le=9)
-    rules: list[Rule]
+    rules: list[Rule] = Field(max_length=500)
 
 
 class CrisisShift(_Strict):
     enabled: bool = True
-    rule_id: str = "CRISIS-VERSCHUIF-DEADLINE"
-    version: int = 1
-    reason: str = (
+    rule_id: RuleId = "CRISIS-VERSCHUIF-DEADLINE"
+    version: Version = 1
+    reason: Reason = (
         "Na de crisis schuift de deadline op met het aantal werkdagen dat de taak stil lag."
     )
 
 
 class Settings(_Strict):
     kind: Literal["settings"]
-    version: int = Field(ge=1)
+    version: Version
     crisis_shift: CrisisShift = CrisisShift()
-    reminder_lead_working_days: list[int] = [10, 2, 0]
-    council_alert_lead_working_days: list[int] = [15, 5]
-    overdue_repeat_every_working_days: int = Field(default=5, ge=1)
-    default_crisis_days: int = Field(default=10, ge=1, description="verwachte duur in werkdagen")
+    reminder_lead_working_days: list[LeadDays] = Field(default=[10, 2, 0], max_length=10)
+    council_alert_lead_working_days: list[LeadDays] = Field(default=[15, 5], max_length=10)
+    overdue_repeat_every_working_days: int = Field(default=5, ge=1, le=MAX_LEAD_DAYS)
+    default_crisis_days: int = Field(
+        default=10, ge=1, le=MAX_CRISIS_DAYS, description="verwachte duur in werkdagen"
+    )
 
 
 class Term(_Strict):
-    days: int = 0
-    weeks: int = 0
-    months: int = 0
+    """A legal term: never negative (a deadline before its event), never absurdly long."""
+
+    days: int = Field(default=0, ge=0, le=MAX_TERM["days"])
+    weeks: int = Field(default=0, ge=0, le=MAX_TERM["weeks"])
+    months: int = Field(default=0, ge=0, le=MAX_TERM["months"])
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Term:
+        if not (self.days or self.weeks or self.months):
+            raise ValueError("een termijn is minstens 1 dag (days, weeks of months)")
+        return self
 
 
 class CaseType(_Strict):
-    title: str
-    source: str = Field(min_length=3, description="wettelijke grondslag van de termijn")
-    activity_hint: str | None = None
+    title: OneLine
+    source: str = Field(
+        min_length=3, max_length=500, description="wettelijke grondslag van de termijn"
+    )
+    activity_hint: OneLine | None = None
     term: Term
     extension: Term | None = None
-    extension_note: str | None = None
+    extension_note: str | None = Field(default=None, max_length=500)
     termijnenwet: bool = Field(
         description="Algemene termijnenwet: einde in weekend/feestdag schuift"
     )
-    effort_hours: float = Field(default=8, ge=0)
+    effort_hours: float = Field(default=8, ge=0, le=MAX_EFFORT_HOURS)
+
+
+CaseKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 
 
 class LegalTerms(_Strict):
     kind: Literal["legal_terms"]
-    version: int = Field(ge=1)
-    cases: dict[str, CaseType]
+    version: Version
+    cases: dict[CaseKey, CaseType] = Field(max_length=500)
 
 
 @dataclass
@@ -112,7 +175,11 @@ def load_rulebook(folder: Path) -> RuleBook:
         raise InputInvalid(
             [Problem(str(folder), 1, 1, "", "geen regelbestanden (*.yaml) gevonden")]
         )
+    if len(files) > MAX_RULE_FILES:
+        message = f"te veel regelbestanden ({len(files)}; hooguit {MAX_RULE_FILES})"
+        raise InputInvalid([Problem(str(folder), 1, 1, "", message)])
     book, problems = RuleBook(), []
+    origins: dict[str, str] = {}  # "settings", "table pause", "case huisverbod" → file
     for path in files:
         try:
             source = PositionedYaml.read(path)
@@ -120,10 +187,13 @@ def load_rulebook(folder: Path) -> RuleBook:
             problems += exc.problems
             continue
         problems += source.duplicate_key_problems()
-        problems += _read_one(source, book)
-    for table in TABLE_ORDER:
-        if table not in book.tables:
-            problems.append(Problem(str(folder), 1, 1, "", f"tabel '{table}' ontbreekt"))
+        problems += _read_one(source, book, origins)
+    if not problems:  # else a missing table may just be in a file that failed
+        problems += [
+            Problem(str(folder), 1, 1, "", f"tabel '{table}' ontbreekt")
+            for table in TABLE_ORDER
+            if table not in book.tables
+        ]
     if problems:
         raise InputInvalid(problems)
     book.sources = [str(p) for p in files]
@@ -134,11 +204,17 @@ def load_rulebook(folder: Path) -> RuleBook:
     return book
 
 
-def _read_one(source: PositionedYaml, book: RuleBook) -> list[Problem]:
+def _claim(origins: dict[str, str], what: str, file: str) -> str | None:
+    """Record that `file` declares `what`; the other file's name if one already did."""
+    first = origins.setdefault(what, file)
+    return None if first == file else Path(first).name
+
+
+def _read_one(source: PositionedYaml, book: RuleBook, origins: dict[str, str]) -> list[Problem]:
     data = source.data if isinstance(source.data, dict) else {}
-    model = {"table": TableFile, "settings": Settings, "legal_terms": LegalTerms}.get(
-        data.get("kind")
-    )
+    kind = data.get("kind")
+    models = {"table": TableFile, "settings": Settings, "legal_terms": LegalTerms}
+    model = models.get(kind) if isinstance(kind, str) else None
     if model is None:
         return [source.problem(("kind",), "'kind' moet table, settings of legal_terms zijn")]
     try:
@@ -146,18 +222,29 @@ def _read_one(source: PositionedYaml, book: RuleBook) -> list[Problem]:
     except ValidationError as exc:
         return source.validation_problems(exc)
     if isinstance(parsed, Settings):
+        if other := _claim(origins, "settings", source.file):
+            message = f"instellingen staan al in {other}: zet ze in één bestand (kind: settings)"
+            return [source.problem(("kind",), message)]
         book.settings = parsed
         return []
     if isinstance(parsed, LegalTerms):
+        problems = [
+            source.problem(("cases", name), f"zaaktype '{name}' staat ook in {other}")
+            for name in parsed.cases
+            if (other := _claim(origins, f"case {name}", source.file))
+        ]
         book.cases.update(parsed.cases)
-        return []
-    if parsed.table in book.tables:
-        return [source.problem(("table",), f"tabel '{parsed.table}' staat in meer dan één bestand")]
+        return problems
+    if other := _claim(origins, f"table {parsed.table}", source.file):
+        message = f"tabel '{parsed.table}' staat ook in {other}: elke tabel in één bestand"
+        return [source.problem(("table",), message)]
     findings = [
         finding
         for i, rule in enumerate(parsed.rules)
         for finding in _check_rule(parsed.table, rule, ("rules", i))
     ]
+    if parsed.table == "pause" and not findings:  # a sound table: its comparisons can run
+        findings += _statutory_pause_findings(parsed.rules)
     ids = [r.id for r in parsed.rules]
     findings += [
         (("rules", i, "id"), f"regel-id '{r}' komt twee keer voor")
@@ -226,4 +313,43 @@ def _check_compare(table: str, comp: Compare) -> list[str]:
         return [f"feit '{comp.fact}' is van het type {kind}; {bad[0]!r} past daar niet bij"]
     if kind in ("bool", "str") and comp.op in ("lt", "le", "gt", "ge"):
         return [f"'{comp.op}' kan niet bij feit '{comp.fact}' van het type {kind}"]
+    if kind in ("int", "float"):
+        wild = [v for v in values if not abs(v) <= MAX_CONSTANT]  # NaN compares False too
+        if wild:
+            return [
+                f"feit '{comp.fact}': {wild[0]!r} ligt niet tussen "
+                f"-{MAX_CONSTANT} en {MAX_CONSTANT}"
+            ]
     return []
+
+
+def _statutory_fact() -> str:
+    """The name under which `task_facts` gives a task's statutory status: found by asking it,
+    so this check reads the same fact as the engine's guard and the set-based SQL."""
+    day = date(2024, 1, 1)
+    plain = TaskSnapshot(0, False, "deliver", 0.0, day, day, "", "local", False, "", "")
+    world = World(today=day, calendar=WorkCalendar())
+    before, after = task_facts(plain, world), task_facts(replace(plain, statutory=True), world)
+    (name,) = [fact for fact in before if before[fact] != after[fact]]
+    return name
+
+
+STATUTORY_FACT = _statutory_fact()
+
+
+def _statutory_pause_findings(rules: list[Rule]) -> Iterator[tuple[PathParts, str]]:
+    """Statutory work never pauses (the engine also guards it): refuse a pause rule that a
+    statutory task can reach and match. The first rule that every statutory task matches
+    decides for all of them; the rules after it are not reached."""
+    statutory = {STATUTORY_FACT: True}
+    for i, rule in enumerate(rules):
+        matches = partial(rule.when, statutory)
+        if rule.then.get("pause") is True and matches is not False:
+            yield (
+                ("rules", i, "then", "pause"),
+                "deze regel kan een wettelijke taak stilleggen, en wettelijke taken lopen "
+                f"altijd door: eis {{fact: {STATUTORY_FACT}, eq: false}} in de voorwaarde, of "
+                f"zet er een regel {{fact: {STATUTORY_FACT}, eq: true}} met pause: false vóór",
+            )
+        if matches is True:
+            return
