@@ -16,7 +16,7 @@ from veiligheid_flow.programme.models import PortfolioHolder
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("subject", "Herinnering\r\nBcc: x@example.nl"),
+        ("key", "k\r\nBcc: x@example.nl"),
         ("recipient", "a@example.nl\nBcc: x"),
         ("recipient", "niet-een-adres"),
     ],
@@ -33,6 +33,15 @@ def test_a_draft_refuses_header_injection_and_bad_addresses(field, value):
     }
     with pytest.raises(ValueError):
         Draft(**fields)
+
+
+def test_a_draft_subject_is_one_line_that_fits():
+    """A subject is built from titles: a line break becomes a space (never a new header) and a
+    subject longer than its column is shortened."""
+    draft = Draft("k", "reminder", "a@example.nl", "Herinnering\r\nBcc: x@example.nl", "t", "h")
+    assert draft.subject == "Herinnering Bcc: x@example.nl"
+    long = Draft("k", "reminder", "a@example.nl", "x" * 400, "t", "h")
+    assert len(long.subject) == 300 and long.subject.endswith("…")
 
 
 def test_digest_puts_escalations_and_overdue_first(app):

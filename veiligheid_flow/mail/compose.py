@@ -15,9 +15,11 @@ from typing import Any
 from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import LOCAL_TZ, local_date
 from veiligheid_flow.crisis.models import Crisis
+from veiligheid_flow.mail.headers import one_line
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics, render
 from veiligheid_flow.programme.models import (
@@ -50,8 +52,13 @@ class Draft:
     municipalities: tuple[str, ...] = ()  # codes of the municipalities whose work it concerns
 
     def __post_init__(self) -> None:
+        # A subject is built from titles: one line (the mail edge cleans again) that fits.
+        subject = one_line(self.subject)
+        if len(subject) > limits.TEXT:
+            subject = subject[: limits.TEXT - 1] + "…"
+        object.__setattr__(self, "subject", subject)
         # Defence in depth: input is validated at load, but a header must never carry a newline.
-        for value in (self.key, self.recipient, self.subject, *self.cc):
+        for value in (self.key, self.recipient, *self.cc):
             if "\r" in value or "\n" in value:
                 raise ValueError(f"regeleinde in kop van bericht {self.key!r}")
         for address in (self.recipient, *self.cc):

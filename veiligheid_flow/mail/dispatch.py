@@ -7,7 +7,9 @@ message after it: one commit per message, and never more than one row per dispat
 still pending; on PostgreSQL the row is locked with SKIP LOCKED). A dispatcher that dies
 between the delivery and that commit leaves one row in `sending`; on the next run it becomes
 `sent` when the transport can prove delivery (.eml exists), otherwise `uncertain` — never resent
-without a person deciding (`veiligheid outbox retry ID`).
+without a person deciding (`veiligheid outbox retry ID`). A message whose SMTP answer was lost
+after its data went out is `uncertain` at once. One message's fault (a bad address, anything
+unexpected while building or sending it) fails that message only, never the batch.
 
 The bookkeeping is plain SQL on one connection held for the batch: statements built once, the
 claim an UPDATE … RETURNING by primary key, the audit row one INSERT; on PostgreSQL the three
@@ -28,7 +30,12 @@ from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.db import UTCDateTime, unit_of_work
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
-from veiligheid_flow.mail.transport import PermanentError, TransientError, Transport
+from veiligheid_flow.mail.transport import (
+    PermanentError,
+    TransientError,
+    Transport,
+    UncertainError,
+)
 
 STALE_AFTER = timedelta(minutes=10)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
@@ -43,6 +50,7 @@ class DispatchReport:
     sent: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)  # the server's answer was lost
     recovered: dict[int, str] = field(default_factory=dict)
 
 
@@ -166,6 +174,11 @@ class _Queue:
             .where(t.c.id == bindparam("row_id"), *mine)
             .values(status=OutboxStatus.FAILED, last_error=bindparam("error"))
         )
+        self.settle_uncertain = (
+            update(t)
+            .where(t.c.id == bindparam("row_id"), *mine)
+            .values(status=OutboxStatus.UNCERTAIN, last_error=bindparam("error"))
+        )
         self.settle_later = (
             update(t)
             .where(t.c.id == bindparam("row_id"), *mine)
@@ -272,10 +285,11 @@ class _Queue:
             if stored == 1:
                 after = _audit_after(row, OutboxStatus.SENT)
                 conn.execute(self.audit, {"object_id": str(row.id), "after": after})
-        elif done.status == OutboxStatus.FAILED:
-            stored = conn.execute(
-                self.settle_failed, {"row_id": row.id, "error": done.error}
-            ).rowcount
+        elif done.status in (OutboxStatus.FAILED, OutboxStatus.UNCERTAIN):
+            statement = (
+                self.settle_failed if done.status == OutboxStatus.FAILED else self.settle_uncertain
+            )
+            stored = conn.execute(statement, {"row_id": row.id, "error": done.error}).rowcount
         else:
             stored = conn.execute(
                 self.settle_later,
@@ -296,6 +310,18 @@ def _deliver(transport: Transport, row: OutboxMessage, max_attempts: int) -> tup
         return _Outcome(row, status, f"tijdelijk: {exc}"), not given_up
     except PermanentError as exc:
         return _Outcome(row, OutboxStatus.FAILED, f"blijvend: {exc}"), False
+    except UncertainError as exc:
+        error = (
+            f"onzeker: {exc}; zoek {row.message_id} in de maillog: aangekomen → "
+            f"`veiligheid outbox confirm {row.id}`, niet aangekomen → `veiligheid outbox retry "
+            f"{row.id}`"
+        )
+        return _Outcome(row, OutboxStatus.UNCERTAIN, error), True
+    except Exception as exc:  # noqa: BLE001 - one message's fault must not stop the batch
+        # The transports raise UncertainError for anything after the point of no return, so
+        # this message did not go out.
+        reason = f"onverwachte fout bij dit bericht: {type(exc).__name__}: {exc}"
+        return _Outcome(row, OutboxStatus.FAILED, f"blijvend: {reason}"), False
 
 
 def dispatch(
@@ -328,6 +354,7 @@ def _record(done: _Outcome, report: DispatchReport) -> None:
         OutboxStatus.SENT: report.sent,
         OutboxStatus.PENDING: report.retried,
         OutboxStatus.FAILED: report.failed,
+        OutboxStatus.UNCERTAIN: report.uncertain,
     }[done.status].append(done.row.id)
 
 
@@ -346,7 +373,8 @@ def _step(
 
 
 def _room(report: DispatchReport, limit: int | None, in_hand: int) -> bool:
-    return limit is None or len(report.sent) + len(report.failed) + in_hand < limit
+    settled = len(report.sent) + len(report.failed) + len(report.uncertain)
+    return limit is None or settled + in_hand < limit
 
 
 def _loop(

@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from veiligheid_flow.mail.headers import one_line
+
 
 @cache
 def _env(html: bool) -> Environment:
@@ -51,8 +53,9 @@ def deadlines_ics(items: list[tuple[str, str, date, str]], stamp: datetime) -> s
 
 
 def _text(value: str) -> str:
-    """A TEXT value escaped (RFC 5545 3.3.11)."""
-    return (
+    """A TEXT value escaped (RFC 5545 3.3.11): CR, LF or CRLF as the escape \\n, then cleaned
+    like a header (`one_line`: other line breaks a space, other control characters dropped)."""
+    return one_line(
         value.replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")

@@ -4,54 +4,61 @@ Messages are built here, from the outbox row alone: multipart/alternative (text 
 base64 UTF-8), wrapped in multipart/mixed with the .ics attachment when there is one. The
 builder writes the MIME text directly instead of going through `email.generator` (that took
 about 1 ms per message, more than the SMTP exchange on loopback); the result is parsed back by
-the standard library in the tests.
+the standard library in the tests. Header text and addresses pass `mail/headers.py`.
+
+SMTP outcomes (README "Exactly once"): every failure before the end of DATA has been written
+(connect, TLS, login, MAIL, RCPT, the DATA command, writing the message) is transient or
+permanent by its reply; once the final "CRLF . CRLF" is written, a missing or garbled answer
+(a lost connection, SMTP_TIMEOUT) is UncertainError: the server may have the message.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import os
+import re
 import smtplib
 import ssl
-from email.utils import formataddr, formatdate
+from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
+from veiligheid_flow.mail.headers import AddressError, header_value, wire_address
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.settings import Settings
 
-SENDER_NAME = "Veiligheid OOV"
+SENDER_NAME = "Veiligheid OOV"  # plain ASCII without specials: needs no quoting
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 class TransientError(Exception):
-    """Try again later (connection refused, 4xx)."""
+    """Try again later (connection refused, 4xx, a full mail folder)."""
 
 
 class PermanentError(Exception):
     """Will not succeed (5xx, bad address)."""
 
 
-def _one_line(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"regeleinde in een kopregel: {value!r}")
-    return value
+class UncertainError(Exception):
+    """The whole message went out but the server's answer to it did not come back: it may have
+    been accepted. Never resent automatically (the outbox marks it uncertain)."""
 
 
-def _header_value(value: str, linesep: str) -> str:
-    """A header value that is safe on the wire: no line breaks; non-ASCII as RFC 2047 encoded
-    words (base64, at most 75 characters each, one per folded line). Not for addresses."""
-    if _one_line(value).isascii():
-        return value
-    words, chunk = [], b""
-    for char in value:
-        encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > 45:  # 45 bytes → 60 base64 characters + 12 = 72
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    words.append(chunk)
-    return (linesep + " ").join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for the wire: envelope and bytes."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+    smtputf8: bool  # an address with a non-ASCII local part (RFC 6531/6532)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.sender, *self.recipients]
 
 
 def _base64_part(content_type: str, text: str, linesep: str, extra: str = "") -> list[str]:
@@ -65,18 +72,25 @@ def _base64_part(content_type: str, text: str, linesep: str, extra: str = "") ->
     ]
 
 
-def build_message(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> bytes:
-    """The complete message (headers and MIME body) as bytes with `linesep` line ends."""
+def prepare(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> Outgoing:
+    """The envelope and the complete message (headers and MIME body) with `linesep` line ends.
+    Raises PermanentError for an address that cannot go out."""
+    try:
+        source = wire_address(sender)
+        to = wire_address(row.recipient)
+        cc = [wire_address(a) for a in row.cc]
+    except AddressError as exc:
+        raise PermanentError(str(exc)) from exc
     # Boundaries contain '_' and '=', which base64 never produces, so they cannot occur in a part.
     alt, mixed = f"=_vf-alt-{row.key_digest[:20]}", f"=_vf-mix-{row.key_digest[:20]}"
     headers = [
-        f"From: {formataddr((SENDER_NAME, _one_line(sender)))}",
-        f"To: {_one_line(row.recipient)}",
-        *([f"Cc: {_one_line(', '.join(row.cc))}"] if row.cc else []),
-        f"Subject: {_header_value(row.subject, linesep)}",
+        f"From: {SENDER_NAME} <{source.text}>",
+        f"To: {to.text}",
+        *([f"Cc: {(',' + linesep + ' ').join(a.text for a in cc)}"] if cc else []),
+        f"Subject: {header_value(row.subject, linesep)}",
         f"Date: {formatdate(usegmt=True)}",
         f"Message-ID: {row.message_id}",
-        f"X-Veiligheid-Key: {_header_value(row.key, linesep)}",
+        f"X-Veiligheid-Key: {header_value(row.key, linesep)}",
         "MIME-Version: 1.0",
     ]
     alternative = [
@@ -113,7 +127,19 @@ def build_message(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> 
             "",
             *alternative,
         ]
-    return linesep.join(lines).encode("ascii")
+    everyone = [to, *cc]
+    return Outgoing(
+        sender=source.text,
+        recipients=[a.text for a in everyone],
+        # ASCII but for a non-ASCII local part, which is raw UTF-8 (RFC 6532).
+        data=linesep.join(lines).encode("utf-8"),
+        smtputf8=any(a.needs_smtputf8 for a in (source, *everyone)),
+    )
+
+
+def build_message(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> bytes:
+    """The complete message (headers and MIME body) as bytes with `linesep` line ends."""
+    return prepare(row, sender, linesep=linesep).data
 
 
 class Transport(Protocol):
@@ -123,7 +149,10 @@ class Transport(Protocol):
 
 
 class FileTransport:
-    """Writes one .eml per message, named by its outbox key (atomic rename: all or nothing)."""
+    """Writes one .eml per message, named by its outbox key (atomic rename: all or nothing).
+
+    A failed write (a full or read-only mail folder) removes its .tmp file and is transient:
+    the message is not at fault, the batch stops and the outbox retries with back-off."""
 
     def __init__(self, folder: Path, sender: str) -> None:
         self.folder, self.sender = folder, sender
@@ -133,15 +162,28 @@ class FileTransport:
         target = self.folder / row.file_name
         if target.exists():
             return  # delivered before a crash: nothing to do
+        data = build_message(row, self.sender, linesep="\n")
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(build_message(row, self.sender, linesep="\n"))
-        os.replace(tmp, target)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise TransientError(_write_failure(self.folder, exc)) from exc
 
     def already_delivered(self, row: OutboxMessage) -> bool | None:
         return (self.folder / row.file_name).exists()
 
     def close(self) -> None:
         return None
+
+
+def _write_failure(folder: Path, exc: OSError) -> str:
+    reason = {errno.ENOSPC: "schijf vol", errno.EDQUOT: "quotum vol"}.get(
+        exc.errno or 0, exc.strerror or type(exc).__name__
+    )
+    return f"schrijven naar mailmap {folder} mislukt: {reason}"
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -156,6 +198,8 @@ class SmtpTransport:
     Nothing is ever resent by the transport itself (a resend after a lost reply could deliver
     twice; see README "Exactly once"). A failure to connect, start TLS or log in is transient:
     the message is not at fault, the batch stops and the outbox retries with back-off.
+    `sendmail` is done step by step (MAIL, RCPT, DATA) so that the moment the end of the data is
+    written is known: a failure after it raises UncertainError, never TransientError.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -186,29 +230,46 @@ class SmtpTransport:
             raise
         return smtp
 
-    def send(self, row: OutboxMessage) -> None:
-        data = build_message(row, self.sender)
+    def _session(self) -> smtplib.SMTP:
         if self._smtp is None:
             try:
                 self._smtp = self._connect()
             except (smtplib.SMTPException, OSError) as exc:
                 raise TransientError(_describe(exc)) from exc
+        return self._smtp
+
+    def send(self, row: OutboxMessage) -> None:
+        out = prepare(row, self.sender)
+        smtp = self._session()
+        if out.smtputf8 and not smtp.has_extn("smtputf8"):
+            raise PermanentError(
+                "de mailserver ondersteunt geen SMTPUTF8, nodig voor een adres met niet-ASCII-"
+                f"tekens vóór de @: {', '.join(a for a in out.addresses if not a.isascii())}"
+            )
         try:
-            self._smtp.sendmail(self.sender, [row.recipient, *row.cc], data)
+            _exchange(smtp, out)
+        except UncertainError:
+            self.close()
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             # All refused; a 421 among them means the server is closing: try again later.
             if any(not 500 <= code < 600 for code, _ in exc.recipients.values()):
                 self.close()
                 raise TransientError(_describe(exc)) from exc
-            raise PermanentError(_describe(exc)) from exc  # smtplib has reset the session
+            _reset(smtp)
+            raise PermanentError(_describe(exc)) from exc
         except smtplib.SMTPResponseException as exc:
             if 500 <= exc.smtp_code < 600:
+                _reset(smtp)
                 raise PermanentError(_describe(exc)) from exc  # session reset, connection kept
             self.close()
             raise TransientError(_describe(exc)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
             raise TransientError(_describe(exc)) from exc
+        except BaseException:
+            self.close()  # an unknown state of the session: start the next one afresh
+            raise
 
     def already_delivered(self, row: OutboxMessage) -> bool | None:
         return None  # SMTP cannot tell; see README "Exactly once"
@@ -221,6 +282,43 @@ class SmtpTransport:
             smtp.quit()
         with contextlib.suppress(Exception):
             smtp.close()
+
+
+def _exchange(smtp: smtplib.SMTP, out: Outgoing) -> None:
+    """MAIL, RCPT, DATA as smtplib's `sendmail` does them, but with the point of no return
+    marked: once `send` has written the whole message and its final dot, anything but an answer
+    is UncertainError. (A failed `send` has not written all of it, so the server cannot have
+    seen the end of the data: that failure stays transient.)"""
+    code, reply = smtp.mail(out.sender, ["SMTPUTF8"] if out.smtputf8 else [])
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, out.sender)
+    refused = {}
+    for recipient in out.recipients:
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(out.recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    data = _LEADING_DOT.sub(b"..", out.data)
+    smtp.send(data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"))
+    try:  # the point of no return: the server may have the message from here on
+        code, reply = smtp.getreply()
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the message may have arrived
+        lost = f"geen antwoord na het einde van het bericht: {_describe(exc)}"
+        raise UncertainError(lost) from exc
+    if 400 <= code < 600:  # the server answered: it did not take the message
+        raise smtplib.SMTPDataError(code, reply)
+    if code != 250:
+        raise UncertainError(f"onverwacht antwoord na het einde van het bericht: {code} {reply!r}")
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    """RSET after a refusal, keeping the connection (as `sendmail` does); errors surface later."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.rset()
 
 
 def _describe(exc: BaseException) -> str:
