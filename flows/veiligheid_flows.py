@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.jobs import JOBS_BY_NAME, dispatch_outbox, run_job
+from veiligheid_flow.jobs import JOBS_BY_NAME, dispatch_outbox, record_failure, run_job
 
 
 def _now(now: str | None) -> datetime:
@@ -43,7 +43,14 @@ def _job_flow(job_name: str, now: str | None) -> dict[str, int]:
     moment = _now(now)
     app = bootstrap()
     try:
-        enqueued = compose_job(app, job_name, moment)
+        try:
+            enqueued = compose_job(app, job_name, moment)
+        except Exception as exc:
+            # Recorded for `veiligheid status` and the admin alerts; the outbox is still
+            # dispatched, and the flow run fails so Prefect shows it.
+            record_failure(app, JOBS_BY_NAME[job_name], moment, exc)
+            dispatch_task(app, moment)
+            raise
         return {"enqueued": enqueued, **dispatch_task(app, moment)}
     finally:
         app.close()
@@ -71,6 +78,12 @@ def council_alerts_flow(now: str | None = None) -> dict[str, int]:
 def weekly_digest_flow(now: str | None = None) -> dict[str, int]:
     """Weekly digest per portfolio holder, then dispatch the outbox."""
     return _job_flow("weekly_digest", now)
+
+
+@flow(name="veiligheid-retention")
+def retention_flow(now: str | None = None) -> dict[str, int]:
+    """Retention: blank old mail bodies, pseudonymise people who left; then the outbox."""
+    return _job_flow("retention", now)
 
 
 @flow(name="veiligheid-outbox-dispatch")

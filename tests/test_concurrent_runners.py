@@ -577,7 +577,8 @@ def enqueue_then_stop(session, drafts, *, now):
     if added:
         print("holding", added, flush=True)
         sys.stdin.readline()
-        raise RuntimeError("runner fails mid-way")
+        # Not an Exception: run_due goes on after a failed job (ops), this must stop it.
+        raise KeyboardInterrupt("runner fails mid-way")
     return added
 
 compose.enqueue = enqueue_then_stop
@@ -664,7 +665,7 @@ def test_runner_dies_holding_the_slot_the_other_takes_over(
             child.stdin.write("fail now\n")
             child.stdin.flush()
             assert child.wait(TIMEOUT) != 0
-            assert "RuntimeError: runner fails mid-way" in child.stderr.read()
+            assert "KeyboardInterrupt: runner fails mid-way" in child.stderr.read()
         thread.join(TIMEOUT)
         assert not thread.is_alive() and errors == []
     finally:

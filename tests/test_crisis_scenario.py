@@ -54,7 +54,7 @@ def start(app: App, *, expected_days: int | None = None) -> Scenario:
         "OOV3",
         start=date(2023, 10, 2),
         end=date(2023, 10, 6),
-        by="p.teamleider",
+        by="a.devries@example.nl",
         now=at("2023-10-02T10:30"),
         reason="ziek",
     )

@@ -67,7 +67,7 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
             grip=None,
         )
     elif choice == "cancel" and absences:
-        usecases.cancel_absence(app, rng.choice(absences), by="test", now=now)
+        usecases.cancel_absence(app, rng.choice(absences), by="OOV1", now=now)
     elif choice in ("absence", "cancel"):
         start = now.date() + timedelta(days=rng.randint(-2, 10))
         usecases.add_absence(
@@ -75,7 +75,7 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
             rng.choice(STAFF),
             start=start,
             end=start + timedelta(days=rng.randint(0, 12)),
-            by="test",
+            by="OOV1",
             now=now,
             reason=None,
         )

@@ -310,7 +310,7 @@ def test_absence_hands_work_to_backup_and_back(app: App) -> None:
         "ZV",
         start=date(2023, 10, 2),
         end=date(2023, 10, 6),
-        by="test",
+        by="OOV1",
         now=at("2023-10-02T09:30"),
         reason="ziek",
     )
@@ -389,7 +389,7 @@ def test_open_case_of_unknown_type_is_refused(app: App) -> None:
             app,
             "parkeerbon",
             event_day=date(2023, 10, 2),
-            by="test",
+            by="JUR",
             now=at(NOW),
             reference=None,
             extended=False,

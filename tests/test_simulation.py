@@ -198,7 +198,7 @@ def simulate(
                     ABSENT,
                     start=ABSENCE_FROM,
                     end=ABSENCE_TO,
-                    by="p.teamleider@example.nl",
+                    by="a.devries@example.nl",
                     now=now,
                     reason="ziek",
                 ),

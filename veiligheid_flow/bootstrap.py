@@ -44,7 +44,7 @@ class App:
 
 def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> App:
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
     app = App(settings=settings, engine=engine, sessions=make_session_factory(engine))
     if migrate:
         app.upgrade()

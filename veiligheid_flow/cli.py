@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veiligheid_flow import cli_mail, cli_rules, usecases
+from veiligheid_flow import cli_mail, cli_ops, cli_rules, usecases
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.cli_support import (
     JsonOption,
@@ -105,16 +105,14 @@ def list_tasks(
         municipality=municipality,
         include_closed=all_,
     )
-    with app_context() as ctx:
-        usecases.refresh(ctx, now=now_from(now))
-        with ctx.sessions() as session:
-            if municipality:
-                check_municipality(session, municipality)
-            tasks = task_service.list_tasks(session=session, filters=filters)
-            if as_json:
-                print_json([task_dict(t, rank) for rank, t in enumerate(tasks, 1)])
-            else:
-                console.print(task_table(tasks, f"{len(tasks)} taken"))
+    with app_context() as ctx, usecases.view_at(ctx, now=now_from(now)) as session:
+        if municipality:
+            check_municipality(session, municipality)
+        tasks = task_service.list_tasks(session=session, filters=filters)
+        if as_json:
+            print_json([task_dict(t, rank) for rank, t in enumerate(tasks, 1)])
+        else:
+            console.print(task_table(tasks, f"{len(tasks)} taken"))
 
 
 @app.command()
@@ -123,11 +121,10 @@ def week(
     municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
 ) -> None:
     """Het werk van deze week (en wat te laat is), in volgorde."""
-    with app_context() as ctx:
-        monday, tasks = usecases.week(ctx, now=now_from(now), municipality=municipality)
-        with ctx.sessions() as session:
-            tasks = [session.merge(t, load=True) for t in tasks]
-            _print_week(monday, tasks, as_json)
+    moment = now_from(now)
+    with app_context() as ctx, usecases.view_at(ctx, now=moment) as session:
+        monday, tasks = usecases.week_tasks(session, now=moment, municipality=municipality)
+        _print_week(monday, tasks, as_json)
 
 
 def _print_week(monday: date, tasks: list, as_json: bool) -> None:
@@ -260,14 +257,21 @@ def start(now: NowOption = None) -> None:
             f"Programma {result.report.programme_code} is "
             f"{'bijgewerkt' if result.report.changed else 'actueel'}."
         )
-        monday, tasks = usecases.week(ctx, now=moment, municipality=result.municipality)
-        with ctx.sessions() as session:
-            _print_week(monday, [session.merge(t, load=True) for t in tasks], as_json=False)
+        with usecases.view_at(ctx, now=moment) as session:
+            monday, tasks = usecases.week_tasks(
+                session, now=moment, municipality=result.municipality
+            )
+            _print_week(monday, tasks, as_json=False)
 
 
 cli_rules.register(app)
 cli_mail.register(app)
+cli_ops.register(app)
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

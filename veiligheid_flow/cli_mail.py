@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from veiligheid_flow import usecases
+from veiligheid_flow.cli_ops import report_run
 from veiligheid_flow.cli_support import (
     JsonOption,
     MunicipalityOption,
@@ -22,6 +23,7 @@ from veiligheid_flow.cli_support import (
     friendly_errors,
     now_from,
     print_json,
+    write_output,
 )
 from veiligheid_flow.jobs import run_due
 from veiligheid_flow.mail import compose
@@ -41,17 +43,7 @@ def run(now: NowOption = None) -> None:
     moment = now_from(now)
     with app_context() as ctx:
         results, report = run_due(ctx, now=moment)
-    for result in results:
-        state = (
-            f"{result.enqueued} bericht(en) voor {result.slot}"
-            if result.slot
-            else "niet aan de beurt"
-        )
-        console.print(f"{result.job}: {state}")
-    console.print(
-        f"outbox: {len(report.sent)} verstuurd, {len(report.retried)} later opnieuw, "
-        f"{len(report.failed)} mislukt"
-    )
+    report_run(results, report)  # one line per job; exit code 3 or 4 (README "Beheer")
 
 
 def serve(
@@ -185,13 +177,11 @@ def digest(
     from veiligheid_flow.crisis.service import resolve_holder
 
     moment = now_from(now)
-    with app_context() as app:
-        usecases.refresh(app, now=moment)
-        with app.sessions() as session:
-            found = resolve_holder(session, holder, municipality)
-            draft = compose.digest(session, now=moment, holder=found)
+    with app_context() as app, usecases.view_at(app, now=moment) as session:
+        found = resolve_holder(session, holder, municipality)
+        draft = compose.digest(session, now=moment, holder=found)
     if html:
-        html.write_text(draft.html, encoding="utf-8")
+        write_output(html, draft.html)
         console.print(f"HTML geschreven naar {html}")
     console.print(f"Onderwerp: {draft.subject}\n\n{draft.text}", markup=False, highlight=False)
 
@@ -207,26 +197,24 @@ def calendar(
     from veiligheid_flow.tasks import service as task_service
 
     moment = now_from(now)
-    with app_context() as app:
-        usecases.refresh(app, now=moment)
-        with app.sessions() as session:
-            email = resolve_person(session, person, municipality)
-            if municipality:
-                check_municipality(session, municipality)
-            tasks = task_service.list_tasks(
-                session=session,
-                filters=task_service.TaskFilter(owner=email, municipality=municipality),
-            )
-            feed = deadlines_ics(
-                [
-                    (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
-                    for t in tasks
-                    if t.responsible.email == email
-                ],
-                moment,
-            )
+    with app_context() as app, usecases.view_at(app, now=moment) as session:
+        email = resolve_person(session, person, municipality)
+        if municipality:
+            check_municipality(session, municipality)
+        tasks = task_service.list_tasks(
+            session=session,
+            filters=task_service.TaskFilter(owner=email, municipality=municipality),
+        )
+        feed = deadlines_ics(
+            [
+                (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
+                for t in tasks
+                if t.responsible.email == email
+            ],
+            moment,
+        )
     if output:
-        output.write_text(feed, encoding="utf-8")
+        write_output(output, feed)
         console.print(f"{output} geschreven.")
     else:
         typer.echo(feed)

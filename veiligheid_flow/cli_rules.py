@@ -14,12 +14,13 @@ from veiligheid_flow.cli_support import (
     NowOption,
     app_context,
     console,
-    default_actor,
     friendly_errors,
+    in_range,
     now_from,
     parse_day,
     print_json,
 )
+from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.rules.facts import FACTS
 
@@ -29,6 +30,9 @@ priority_app = typer.Typer(no_args_is_help=True, help="Prioriteit door de portef
 case_app = typer.Typer(no_args_is_help=True, help="Wettelijke zaken met een wettelijke termijn.")
 
 ByHolder = Annotated[str, typer.Option("--by", help="Portefeuillehouder: e-mail, id of titel.")]
+ByPerson = Annotated[
+    str, typer.Option("--by", help="Wie dit doet: e-mail of id (medewerker, portefeuillehouder).")
+]
 Themes = Annotated[list[str] | None, typer.Option("--theme", help="Themacode (herhaalbaar).")]
 Staff = Annotated[list[str] | None, typer.Option("--staff", help="Medewerker (herhaalbaar).")]
 
@@ -122,8 +126,8 @@ def absence_add(
     person: str,
     from_: Annotated[str, typer.Option("--from")],
     to: Annotated[str, typer.Option()],
+    by: ByPerson,
     reason: Annotated[str | None, typer.Option()] = None,
-    by: Annotated[str | None, typer.Option()] = None,
     now: NowOption = None,
 ) -> None:
     """Leg afwezigheid vast: de achtervang is in die periode verantwoordelijk."""
@@ -133,7 +137,7 @@ def absence_add(
             person,
             start=parse_day(from_, "--from"),
             end=parse_day(to, "--to"),
-            by=by or default_actor(),
+            by=by,
             now=now_from(now),
             reason=reason,
         )
@@ -142,14 +146,10 @@ def absence_add(
 
 @absence_app.command("cancel")
 @friendly_errors
-def absence_cancel(
-    absence_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
-) -> None:
+def absence_cancel(absence_id: int, by: ByPerson, now: NowOption = None) -> None:
     """Trek een afwezigheid in."""
     with app_context() as ctx:
-        impact = usecases.cancel_absence(
-            ctx, absence_id, by=by or default_actor(), now=now_from(now)
-        )
+        impact = usecases.cancel_absence(ctx, absence_id, by=by, now=now_from(now))
     _impact(f"Afwezigheid {absence_id} ingetrokken", impact)
 
 
@@ -184,9 +184,10 @@ def priority_clear(task_id: int, by: ByHolder, now: NowOption = None) -> None:
 def case_open(
     case_type: str,
     on: Annotated[str, typer.Option("--on", help="Dag van de gebeurtenis.")],
+    by: ByPerson,
     ref: Annotated[str | None, typer.Option(help="Kenmerk of korte omschrijving.")] = None,
     extended: Annotated[bool, typer.Option(help="Met wettelijke verlenging.")] = False,
-    by: Annotated[str | None, typer.Option()] = None,
+    municipality: MunicipalityOption = None,
     now: NowOption = None,
 ) -> None:
     """Open een wettelijke zaak; de deadline volgt uit de wettelijke termijn."""
@@ -195,10 +196,11 @@ def case_open(
             ctx,
             case_type,
             event_day=parse_day(on, "--on"),
-            by=by or default_actor(),
+            by=by,
             now=now_from(now),
             reference=ref,
             extended=extended,
+            municipality=municipality,
         )
         data = usecases.explain(ctx, impact.subject_id, now=now_from(now))
     task = data["task"]
@@ -252,6 +254,7 @@ def forecast(
     now: NowOption = None,
 ) -> None:
     """Capaciteit: geplande last tegen beschikbare uren per persoon en week; dreigende missers."""
+    in_range(crisis_days, range(MAX_EXPECTED_DAYS + 1), "--crisis-days")
     with app_context() as ctx:
         rows, misses = usecases.capacity_forecast(
             ctx,

@@ -9,15 +9,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.clock import parse_now
+from veiligheid_flow.clock import YEARS, parse_now
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.problems import InputInvalid
+from veiligheid_flow.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,9 +54,23 @@ def now_from(value: str | None) -> datetime:
 def parse_day(value: str, flag: str) -> date:
     """A JJJJ-MM-DD option value, or a clear error naming the option."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
+    if day.year not in YEARS:
+        raise typer.BadParameter(
+            f"'{value}' ligt buiten {YEARS[0]}–{YEARS[-1]}", param_hint=flag
+        )
+    return day
+
+
+def in_range(value: int, allowed: range, flag: str) -> int:
+    """An integer option within `allowed`, or a clear error naming the option."""
+    if value not in allowed:
+        raise typer.BadParameter(
+            f"{value} ligt buiten {allowed[0]}–{allowed[-1]}", param_hint=flag
+        )
+    return value
 
 
 def default_actor() -> str:
@@ -79,10 +98,53 @@ def friendly_errors(func: F) -> F:
                 err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except DomainError as exc:
-            err_console.print(f"[red]Fout:[/] {exc}", highlight=False)
-            raise typer.Exit(1) from None
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(database_problem(exc))
+        except ValidationError as exc:  # settings from the environment
+            _fail(settings_problem(exc))
+        except OSError as exc:
+            _fail(file_problem(exc))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]Fout:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def database_problem(exc: OperationalError) -> str:
+    """One line for a database the environment made unusable: locked, down, refused."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    if "locked" in reason or "busy" in reason:
+        return (
+            "de database is bezet: een ander proces houdt haar vergrendeld; er is niets "
+            "gewijzigd, probeer het zo opnieuw"
+        )
+    try:
+        url = make_url(Settings().database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - the message must come out whatever the settings are
+        url = "(onbekend)"
+    return f"de database {url} is niet bereikbaar: {reason}"
+
+
+def settings_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "VEILIGHEID_" + "_".join(str(part) for part in first["loc"]).upper()
+    return f"instelling {name} is ongeldig: {first['msg']}"
+
+
+def file_problem(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user asked for, or say in one line why it cannot be written."""
+    if not path.parent.is_dir():
+        raise DomainError(f"map {path.parent} bestaat niet: maak haar eerst of kies een andere")
+    path.write_text(text, encoding="utf-8")
 
 
 @contextmanager

@@ -18,12 +18,15 @@ from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import DispatchReport, dispatch
 from veiligheid_flow.mail.models import JobRun
 from veiligheid_flow.mail.transport import make_transport
+from veiligheid_flow.ops import alerts, failures, retention
 from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.workdays import WorkCalendar
 
 Composer = Callable[[Session, datetime, RuleBook, date], list[compose.Draft]]
+# A job that changes data instead of composing mail: (session, now, app) -> rows changed.
+Applier = Callable[[Session, datetime, App], int]
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class Job:
     name: str
     description: str
     weekly: bool  # weekly on the digest weekday, else every working day
-    compose: Composer
+    compose: Composer | None = None
+    apply: Applier | None = None
 
 
 JOBS: tuple[Job, ...] = (
@@ -58,6 +62,12 @@ JOBS: tuple[Job, ...] = (
         "Weekoverzicht per portefeuillehouder",
         True,
         lambda s, now, book, since: compose.digests(s, now=now),
+    ),
+    Job(
+        "retention",
+        "Bewaartermijnen: mailinhoud en gegevens van vertrokken medewerkers",
+        False,
+        apply=lambda s, now, app: retention.apply(s, now=now, settings=app.settings),
     ),
 )
 JOBS_BY_NAME = {job.name: job for job in JOBS}
@@ -96,13 +106,14 @@ def current_slot(job: Job, app: App, now: datetime, calendar: WorkCalendar) -> d
 @dataclass
 class JobResult:
     job: str
-    slot: date | None
+    slot: date | None  # the slot this run covered; None: not due, covered before, or failed
     enqueued: int
+    error: str | None = None  # one line, when the job failed (see run_job_safely)
+    applied: int = 0  # rows an `apply` job changed
 
 
 def run_job(app: App, job: Job, *, now: datetime, book: RuleBook | None = None) -> JobResult:
     """Run one job for its due slot, once: decisions, messages and the slot in one transaction."""
-    book = book or app.rulebook()
     try:
         return _run_slot(app, job, now, book)
     except IntegrityError:
@@ -121,7 +132,7 @@ def _covered(app: App, job: Job, now: datetime) -> bool:
         return slot is not None and last is not None and last.last_slot >= slot.isoformat()
 
 
-def _run_slot(app: App, job: Job, now: datetime, book: RuleBook) -> JobResult:
+def _run_slot(app: App, job: Job, now: datetime, book: RuleBook | None) -> JobResult:
     with app.unit_of_work() as session:
         slot = current_slot(job, app, now, municipal_calendar(session))
         if slot is None:
@@ -131,27 +142,94 @@ def _run_slot(app: App, job: Job, now: datetime, book: RuleBook) -> JobResult:
             return JobResult(job.name, None, 0)
         # Catch up once: everything since the last covered slot (or since yesterday).
         since = date.fromisoformat(last.last_slot) if last else local_date(now) - timedelta(days=1)
-        rules_service.evaluate(session=session, now=now, book=book)
-        count = compose.enqueue(session, job.compose(session, now, book, since), now=now)
+        count = applied = 0
+        if job.compose is not None:
+            book = book or app.rulebook()
+            rules_service.evaluate(session=session, now=now, book=book)
+            count = compose.enqueue(session, job.compose(session, now, book, since), now=now)
+        if job.apply is not None:
+            applied = job.apply(session, now, app)
         if last is None:
             session.add(JobRun(job=job.name, last_slot=slot.isoformat(), ran_at=now))
         else:
             last.last_slot, last.ran_at = slot.isoformat(), now
-    return JobResult(job.name, slot, count)
+    return JobResult(job.name, slot, count, applied=applied)
+
+
+def run_job_safely(
+    app: App, job: Job, *, now: datetime, book: RuleBook | None = None
+) -> JobResult:
+    """run_job in its own unit of work; a failure is rolled back, recorded (job, slot, one
+    line, when) and returned instead of raised, so the other jobs and the dispatch still run."""
+    try:
+        return run_job(app, job, now=now, book=book)
+    except Exception as exc:  # noqa: BLE001 - any fault of one job must not stop the others
+        return JobResult(job.name, None, 0, error=record_failure(app, job, now, exc))
+
+
+def record_failure(app: App, job: Job, now: datetime, exc: BaseException) -> str:
+    """Store that `job` failed at `now` (in its own transaction); returns the one line."""
+    return failures.record(app.sessions, job.name, _slot_of(app, job, now), now, exc)
+
+
+def _slot_of(app: App, job: Job, now: datetime) -> str | None:
+    try:
+        with app.sessions() as session:
+            slot = current_slot(job, app, now, municipal_calendar(session))
+    except Exception:  # noqa: BLE001 - the database may be what failed
+        return None
+    return slot.isoformat() if slot else None
+
+
+ADMIN_ALERTS = "admin_alerts"  # the part of the dispatch that alerts the administrators
+DISPATCH = "dispatch"
 
 
 def dispatch_outbox(app: App, *, now: datetime, worker: str | None = None) -> DispatchReport:
+    """Send what is due; then, with ADMIN_EMAILS set, alert the administrators once about each
+    new problem (failed, uncertain, stalled mail, a failed job) and send that alert at once."""
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    report = _dispatch(app, now, worker)
+    if app.settings.admin_emails and _alert_admins(app, now):
+        more = _dispatch(app, now, worker)
+        report.sent += more.sent
+        report.retried += more.retried
+        report.failed += more.failed
+        report.uncertain += more.uncertain
+        report.recovered.update(more.recovered)
+    return report
+
+
+def _dispatch(app: App, now: datetime, worker: str) -> DispatchReport:
     return dispatch(
         app.sessions,
         make_transport(app.settings),
         now=now,
-        worker=worker or f"{socket.gethostname()}:{os.getpid()}",
+        worker=worker,
         max_attempts=app.settings.max_send_attempts,
     )
 
 
+def _alert_admins(app: App, now: datetime) -> int:
+    """Enqueue the alert; a failure is recorded like a job's, never raised (the mail that was
+    just sent is not undone by it)."""
+    try:
+        return alerts.alert_admins(app.sessions, app.settings, now=now)
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        failures.record(app.sessions, ADMIN_ALERTS, local_date(now).isoformat(), now, exc)
+        return 0
+
+
 def run_due(app: App, *, now: datetime) -> tuple[list[JobResult], DispatchReport]:
-    """Every job that is due at `now`, once, then the outbox."""
-    book = app.rulebook()
-    results = [run_job(app, job, now=now, book=book) for job in JOBS]
-    return results, dispatch_outbox(app, now=now)
+    """Every job that is due at `now`, once, each in its own unit of work, then the outbox.
+
+    A failed job is recorded and reported in its JobResult (`error`); the others and the
+    dispatch still run. A failed dispatch is reported as a JobResult named "dispatch"."""
+    results = [run_job_safely(app, job, now=now) for job in JOBS]
+    try:
+        report = dispatch_outbox(app, now=now)
+    except Exception as exc:  # noqa: BLE001 - reported like a job, see docstring
+        line = failures.record(app.sessions, DISPATCH, local_date(now).isoformat(), now, exc)
+        results.append(JobResult(DISPATCH, None, 0, error=line))
+        report = DispatchReport()
+    return results, report

@@ -17,22 +17,31 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from veiligheid_flow.bootstrap import App
-from veiligheid_flow.jobs import DISPATCH_CRON, JOBS, JOBS_BY_NAME, cron, dispatch_outbox, run_job
+from veiligheid_flow.jobs import (
+    DISPATCH,
+    DISPATCH_CRON,
+    JOBS,
+    JOBS_BY_NAME,
+    cron,
+    dispatch_outbox,
+    run_job_safely,
+)
 
 MISFIRE_GRACE_SECONDS = 12 * 3600
-DISPATCH = "dispatch"
 
 Runner = Callable[[str, datetime], str]  # job name (or "dispatch") and moment -> a log line
 
 
 def direct_runner(app: App) -> Runner:
     def run(name: str, now: datetime) -> str:
-        enqueued = run_job(app, JOBS_BY_NAME[name], now=now).enqueued if name != DISPATCH else 0
+        # A failed job is recorded and logged; the dispatch runs all the same.
+        result = run_job_safely(app, JOBS_BY_NAME[name], now=now) if name != DISPATCH else None
         report = dispatch_outbox(app, now=now)
-        return (
-            f"{name}: {enqueued} bericht(en) klaargezet, {len(report.sent)} verstuurd, "
-            f"{len(report.failed)} mislukt"
+        line = (
+            f"{name}: {result.enqueued if result else 0} bericht(en) klaargezet, "
+            f"{len(report.sent)} verstuurd, {len(report.failed)} mislukt"
         )
+        return f"{line}; {result.error}" if result and result.error else line
 
     return run
 
@@ -61,6 +70,7 @@ def prefect_runner(prefect_home: Path) -> Runner:
         "overdue": flows.overdue_flow,
         "council_alerts": flows.council_alerts_flow,
         "weekly_digest": flows.weekly_digest_flow,
+        "retention": flows.retention_flow,
         DISPATCH: flows.outbox_dispatch_flow,
     }
 

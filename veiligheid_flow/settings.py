@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,3 +41,28 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(default=None, description="CA bundle for a private CA")
     smtp_timeout: float = 10.0
     max_send_attempts: int = 5
+    sqlite_busy_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for a SQLite database another holds."
+    )
+    # Operations (`veiligheid status`, admin alerts, retention): see README "Beheer".
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Functioneel beheer, comma-separated."
+    )
+    status_mail_stuck_minutes: int = Field(default=30, ge=1)
+    status_job_grace_minutes: int = Field(
+        default=60, ge=0, description="How long after its send time a job may still be running."
+    )
+    retention_mail_days: int = Field(default=365, ge=1, description="Bodies of sent mail.")
+    retention_person_days: int = Field(
+        default=730, ge=1, description="Personal data of people who left the programme."
+    )
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _split_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        for address in value if isinstance(value, list) else ():
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"ongeldig e-mailadres {address!r} in ADMIN_EMAILS")
+        return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import check_label
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
@@ -49,6 +52,7 @@ class LoadResult:
 
 def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
     """Validate, load and evaluate the rules in one transaction; nothing changes on error."""
+    actor = check_label(actor)
     book = app.rulebook()
     loaded = read_programme(path, known_case_types=set(book.cases))
     with app.unit_of_work() as session:
@@ -72,23 +76,36 @@ def refresh(app: App, *, now: datetime) -> int:
         return len(rules_service.evaluate(session=session, now=now, book=book).changes)
 
 
-def week(
-    app: App, *, now: datetime, municipality: str | None = None
-) -> tuple[datetime, list[Task]]:
+@contextmanager
+def view_at(app: App, *, now: datetime) -> Iterator[Session]:
+    """A read at `now`: the decisions are brought to `now` inside a transaction that is rolled
+    back, so a listing shows what is true then and stores nothing (also for a past `now`)."""
+    book = app.rulebook()
+    session = app.sessions()
+    try:
+        session.begin()
+        rules_service.evaluate(session=session, now=now, book=book)
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def week_tasks(
+    session: Session, *, now: datetime, municipality: str | None = None
+) -> tuple[date, list[Task]]:
     """Open work due in the current week (Mon–Sun, Europe/Amsterdam) and everything overdue,
     of one municipality or of all."""
     today = local_date(now)
     monday = today - timedelta(days=today.weekday())
-    refresh(app, now=now)
-    with app.sessions() as session:
-        if municipality:
-            check_municipality(session, municipality)
-        tasks = task_service.list_tasks(
-            session=session,
-            filters=task_service.TaskFilter(
-                due_before=monday + timedelta(days=7), municipality=municipality
-            ),
-        )
+    if municipality:
+        check_municipality(session, municipality)
+    tasks = task_service.list_tasks(
+        session=session,
+        filters=task_service.TaskFilter(
+            due_before=monday + timedelta(days=7), municipality=municipality
+        ),
+    )
     return monday, tasks
 
 
@@ -341,6 +358,7 @@ def open_case(
     now: datetime,
     reference: str | None,
     extended: bool,
+    municipality: str | None = None,
 ) -> Impact:
     return _with_rules(
         app,
@@ -355,6 +373,7 @@ def open_case(
                 now=now,
                 reference=reference,
                 extended=extended,
+                municipality=municipality,
             )
         ),
     )
@@ -393,9 +412,8 @@ def audit_about_municipality(session: Session, code: str) -> ColumnElement[bool]
 
 def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
     """Why a task has its rank, status, responsible person and due date — at `now`."""
-    refresh(app, now=now)
     book = app.rulebook()
-    with app.sessions() as session:
+    with view_at(app, now=now) as session:
         task = task_service.get_task(session=session, task_id=task_id)
         snaps = rules_service.Snapshots(session, select(Task.id).where(Task.id == task.id))
         world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
@@ -414,9 +432,8 @@ def capacity_forecast(  # type: ignore[no-untyped-def]
 ):
     """Per person and week: load against capacity, and deadlines that will be missed; of one
     municipality's people and work, or of all."""
-    refresh(app, now=now)
     today = local_date(now)
-    with app.sessions() as session:
+    with view_at(app, now=now) as session:
         people_query = select(Person)
         if municipality:
             check_municipality(session, municipality)

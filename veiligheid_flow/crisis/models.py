@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from veiligheid_flow import limits
 from veiligheid_flow.db import Base, UTCDateTime
 
 
@@ -15,9 +16,9 @@ class Crisis(Base):
     __tablename__ = "crisis"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(limits.TEXT))
     grip: Mapped[int] = mapped_column(Integer)
-    declared_by: Mapped[str] = mapped_column(String(320))
+    declared_by: Mapped[str] = mapped_column(String(limits.EMAIL))
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expected_end: Mapped[date] = mapped_column(Date)
     # Municipality codes the crisis covers (a regional crisis names several).
@@ -25,7 +26,7 @@ class Crisis(Base):
     themes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     staff: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ended_by: Mapped[str | None] = mapped_column(String(320))
+    ended_by: Mapped[str | None] = mapped_column(String(limits.EMAIL))
 
 
 class TaskPause(Base):
@@ -46,11 +47,11 @@ class Absence(Base):
     __tablename__ = "absence"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), index=True)
+    email: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(320))
+    created_by: Mapped[str] = mapped_column(String(limits.EMAIL))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -61,7 +62,7 @@ class PriorityOverride(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
     tier: Mapped[int] = mapped_column(Integer)
-    by: Mapped[str] = mapped_column(String(320))
+    by: Mapped[str] = mapped_column(String(limits.EMAIL))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -10,11 +10,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
+from veiligheid_flow.authority import require_serves, require_shares, resolve_actor
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.rules.tables import MAX_CRISIS_DAYS
 from veiligheid_flow.tasks.service import get_task
 from veiligheid_flow.workdays import WorkCalendar
 
@@ -49,8 +52,8 @@ def resolve_holder(session: Session, who: str, municipality: str | None = None) 
         .order_by(PortfolioHolder.id.desc())
     )
     found = [(row[0], row[1]) for row in rows]
-    if needle in {h.email for h, _ in found}:
-        return next(h for h, _ in found if h.email == needle)  # an email names one holder
+    if needle in {h.email for h, _ in found}:  # an email names one holder
+        found = [(h, code) for h, code in found if h.email == needle]
     return _pick("portefeuillehouder", who, found, municipality)
 
 
@@ -64,7 +67,9 @@ def resolve_person(session: Session, who: str, municipality: str | None = None) 
         .order_by(Person.id.desc())
     )
     found = [(row[0], row[1]) for row in rows]
-    if needle in {p.email for p, _ in found}:
+    if needle in {p.email for p, _ in found} and (
+        municipality is None or municipality in {code for _, code in found}
+    ):
         return needle  # an email names one person, whichever municipalities they serve
     return _pick("medewerker", who, found, municipality).email
 
@@ -113,20 +118,19 @@ def declare(
     calendar: WorkCalendar,
 ) -> Crisis:
     """A crisis in `municipalities` (default: the declaring portfolio holder's own)."""
-    if expected_days < 1:
-        raise DomainError("de verwachte duur is minstens 1 werkdag")
-    if not 0 <= grip <= 5:
-        raise DomainError("GRIP-niveau moet tussen 0 en 5 liggen")
-    if not title.strip() or "\n" in title:
-        raise DomainError("geef een titel van één regel")
+    if not 1 <= expected_days <= MAX_EXPECTED_DAYS:
+        raise DomainError(f"de verwachte duur is 1 tot {MAX_EXPECTED_DAYS} werkdagen")
+    _check_grip(grip)
+    title = _check_title(title)
     first = municipalities[0] if len(municipalities) == 1 else None
     holder = resolve_holder(session, by, first)
     codes = _check_municipalities(
         session, municipalities or [session.get(Programme, holder.programme_id).municipality_code]
     )
+    require_serves(session, holder.email, codes, "daar een crisis vastleggen")
     start = local_date(now)
     crisis = Crisis(
-        title=title.strip(),
+        title=title,
         grip=grip,
         declared_by=holder.email,
         declared_at=now,
@@ -147,6 +151,25 @@ def declare(
         after=_crisis_dict(crisis),
     )
     return crisis
+
+
+GRIP_LEVELS = range(0, 6)  # GRIP 0 (routine) to 5
+MAX_EXPECTED_DAYS = MAX_CRISIS_DAYS  # a year of working days, as in settings.yaml
+
+
+def _check_grip(grip: int) -> None:
+    if grip not in GRIP_LEVELS:
+        raise DomainError(
+            f"GRIP-niveau {grip} bestaat niet: kies {GRIP_LEVELS[0]} tot {GRIP_LEVELS[-1]}"
+        )
+
+
+def _check_title(title: str) -> str:
+    title = title.strip()
+    problem = limits.control_problem(title) or limits.length_problem(title, limits.TEXT)
+    if problem or not title:
+        raise DomainError(f"de titel {problem or 'mag niet leeg zijn'}: geef één regel")
+    return title
 
 
 def _crisis_dict(crisis: Crisis) -> dict[str, object]:
@@ -186,6 +209,9 @@ def update_scope(
     if crisis.ended_at is not None:
         raise DomainError(f"crisis {crisis_id} is al beëindigd")
     holder = resolve_holder(session, by, _only(crisis))
+    require_serves(session, holder.email, crisis.municipalities, "deze crisis wijzigen")
+    if grip is not None:
+        _check_grip(grip)
     before = _crisis_dict(crisis)
     only = _only(crisis)
     if themes is not None:
@@ -214,6 +240,7 @@ def end(*, session: Session, crisis_id: int, by: str, now: datetime) -> Crisis:
     if now < crisis.declared_at:
         raise DomainError("een crisis kan niet eindigen vóór ze begon")
     holder = resolve_holder(session, by, _only(crisis))
+    require_serves(session, holder.email, crisis.municipalities, "deze crisis beëindigen")
     crisis.ended_at, crisis.ended_by = now, holder.email
     audit.record(
         session=session,
@@ -241,6 +268,8 @@ def add_absence(
     if end < start:
         raise DomainError("de einddatum van de afwezigheid ligt vóór de begindatum")
     email = resolve_person(session, person)
+    by = resolve_actor(session, by)
+    require_shares(session, by, email, "afwezigheid vastleggen")
     absence = Absence(
         email=email,
         start=start,
@@ -268,6 +297,8 @@ def cancel_absence(*, session: Session, absence_id: int, by: str, now: datetime)
     absence = session.get(Absence, absence_id)
     if absence is None or absence.cancelled:
         raise NotFound(f"afwezigheid {absence_id} bestaat niet (meer)")
+    by = resolve_actor(session, by)
+    require_shares(session, by, absence.email, "afwezigheid intrekken")
     absence.cancelled = True
     audit.record(
         session=session,

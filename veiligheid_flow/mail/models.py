@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from veiligheid_flow import limits
 from veiligheid_flow.db import Base, UTCDateTime
 
 
@@ -27,14 +28,14 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400), unique=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)
-    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    recipient: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
     cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    subject: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(limits.TEXT))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     ics: Mapped[str | None] = mapped_column(Text)
     # Codes of the municipalities whose work the message concerns, comma-separated.
-    municipalities: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    municipalities: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[OutboxStatus] = mapped_column(
         Enum(
             OutboxStatus,

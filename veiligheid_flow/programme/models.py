@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from veiligheid_flow import limits
 from veiligheid_flow.db import Base, UTCDateTime
 
 
@@ -29,12 +30,12 @@ class Programme(Base):
     __tablename__ = "programme"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(300))
-    municipality: Mapped[str] = mapped_column(String(300))
+    code: Mapped[str] = mapped_column(String(limits.KEY), unique=True)
+    name: Mapped[str] = mapped_column(String(limits.TEXT))
+    municipality: Mapped[str] = mapped_column(String(limits.TEXT))
     # The municipality as a short code (a slug of its name): what filters and crisis scopes use.
-    municipality_code: Mapped[str] = mapped_column(String(80), index=True)
-    plan_name: Mapped[str] = mapped_column(String(300))
+    municipality_code: Mapped[str] = mapped_column(String(limits.MUNICIPALITY_CODE), index=True)
+    plan_name: Mapped[str] = mapped_column(String(limits.TEXT))
     plan_adopted_on: Mapped[date | None] = mapped_column(Date)
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date] = mapped_column(Date)
@@ -53,11 +54,13 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    key: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(300))
-    email: Mapped[str] = mapped_column(String(320), index=True)
-    role: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(limits.KEY))
+    name: Mapped[str] = mapped_column(String(limits.TEXT))
+    email: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
+    role: Mapped[str] = mapped_column(String(limits.TEXT))
     hours_per_week: Mapped[float] = mapped_column(Float)
+    # When the person was no longer in the programme file (None while they are in it).
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PortfolioHolder(Base):
@@ -66,11 +69,11 @@ class PortfolioHolder(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    key: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(limits.KEY))
+    name: Mapped[str] = mapped_column(String(limits.TEXT))
     title: Mapped[str] = mapped_column(String(40))
-    email: Mapped[str] = mapped_column(String(320))
-    portfolio: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str] = mapped_column(String(limits.EMAIL))
+    portfolio: Mapped[str | None] = mapped_column(String(limits.TEXT))
 
 
 theme_holder = Table(
@@ -96,8 +99,8 @@ class Theme(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    code: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(300))
+    code: Mapped[str] = mapped_column(String(limits.KEY))
+    name: Mapped[str] = mapped_column(String(limits.TEXT))
     kind: Mapped[str] = mapped_column(String(20))
     council_priority: Mapped[bool] = mapped_column(Boolean)
     owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
@@ -124,7 +127,7 @@ class BudgetLine(Base):
     theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
     year: Mapped[int] = mapped_column(Integer)
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
-    description: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(String(limits.TEXT))
 
 
 class CouncilMeeting(Base):
@@ -133,7 +136,7 @@ class CouncilMeeting(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    body: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(String(limits.TEXT))
     date: Mapped[date] = mapped_column(Date)
 
 
@@ -143,11 +146,11 @@ class CouncilItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
-    code: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(300))
+    code: Mapped[str] = mapped_column(String(limits.KEY))
+    subject: Mapped[str] = mapped_column(String(limits.TEXT))
     type: Mapped[str] = mapped_column(String(40))
     holder_id: Mapped[int] = mapped_column(ForeignKey("portfolio_holder.id"))
-    committee: Mapped[str] = mapped_column(String(300))
+    committee: Mapped[str] = mapped_column(String(limits.TEXT))
     committee_date: Mapped[date] = mapped_column(Date)
     council_date: Mapped[date | None] = mapped_column(Date)
     submission_deadline: Mapped[date] = mapped_column(Date)
@@ -164,14 +167,14 @@ class Activity(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
     theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
-    code: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(300))
+    code: Mapped[str] = mapped_column(String(limits.KEY))
+    title: Mapped[str] = mapped_column(String(limits.TEXT))
     kind: Mapped[str] = mapped_column(String(20))
     owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    legal_basis: Mapped[str | None] = mapped_column(String(300))
+    legal_basis: Mapped[str | None] = mapped_column(String(limits.TEXT))
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
-    case_type: Mapped[str | None] = mapped_column(String(40))
+    case_type: Mapped[str | None] = mapped_column(String(limits.KEY))
     effort_hours: Mapped[float] = mapped_column(Float)
     partners: Mapped[list[Any]] = mapped_column(JSON, default=list)
     council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"))

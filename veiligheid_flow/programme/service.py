@@ -7,8 +7,6 @@ a task that is done, cancelled or already past its due date. Does not commit.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,7 +32,12 @@ from veiligheid_flow.programme.models import (
     Theme,
     theme_share,
 )
-from veiligheid_flow.programme.schema import ActivitySpec, CouncilItemSpec, ProgrammeSpec
+from veiligheid_flow.programme.schema import (
+    ActivitySpec,
+    CouncilItemSpec,
+    ProgrammeSpec,
+    municipality_code,
+)
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.workdays import WorkCalendar
 
@@ -98,6 +101,7 @@ def load_programme(
     existing = session.scalars(
         select(Programme).where(Programme.code == spec.programme.code)
     ).one_or_none()
+    _check_identity(session, spec.programme.code, spec.municipality, existing)
     report = LoadReport(spec.programme.code, created=existing is None)
     ctx = _Ctx(session, now, actor, report)
     calendar = loaded.calendar
@@ -143,6 +147,29 @@ def load_programme(
     return report
 
 
+def _check_identity(
+    session: Session, code: str, municipality: str, existing: Programme | None
+) -> None:
+    """A programme is its municipality's: a file never takes over another municipality's
+    programme, and one municipality code never stands for two names."""
+    slug = municipality_code(municipality)
+    if existing is not None and existing.municipality_code != slug:
+        raise DomainError(
+            f"programmacode {code} hoort al bij gemeente {existing.municipality}; dit bestand "
+            f"is van {municipality}: geef het programma een eigen programmacode"
+        )
+    other = session.scalar(
+        select(Programme.municipality).where(
+            Programme.municipality_code == slug, Programme.municipality != municipality
+        )
+    )
+    if other is not None:
+        raise DomainError(
+            f"gemeente '{municipality}' krijgt code {slug}, en die hoort al bij '{other}': "
+            f"schrijf de naam precies als '{other}'"
+        )
+
+
 def _by_key(
     session: Session, model: type[Any], programme: Programme, attr: str = "key"
 ) -> dict[str, Any]:
@@ -152,7 +179,7 @@ def _by_key(
 
 def _sync_people(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Person]:
     current = _by_key(ctx.session, Person, programme)
-    return {
+    people = {
         p.id: ctx.upsert(
             Person,
             current.get(p.id),
@@ -168,6 +195,23 @@ def _sync_people(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, Person
         )
         for p in spec.people
     }
+    _mark_leavers(ctx, current, people)
+    return people
+
+
+def _mark_leavers(ctx: _Ctx, current: dict[str, Person], wanted: dict[str, Person]) -> None:
+    """A person no longer in the file has left (their rows stay: tasks refer to them); the
+    retention job pseudonymises them later. Someone put back is no longer marked."""
+    for key, person in current.items():
+        if key not in wanted and person.left_at is None:
+            person.left_at = ctx.now
+            ctx.report.counts["person.left"] += 1
+            ctx.audit("person.left", "person", person.id, None, {"left_at": ctx.now})
+    for person in wanted.values():
+        if person.left_at is not None:
+            ctx.report.counts["person.return"] += 1
+            ctx.audit("person.return", "person", person.id, {"left_at": person.left_at}, None)
+            person.left_at = None
 
 
 def _sync_holders(ctx: _Ctx, programme: Programme, spec: Any) -> dict[str, PortfolioHolder]:
@@ -208,12 +252,6 @@ def _sync_meetings(ctx: _Ctx, programme: Programme, spec: Any) -> None:
         ctx.audit(
             "meeting.delete", "meeting", current[key].id, {"body": key[0], "date": key[1]}, None
         )
-
-
-def municipality_code(name: str) -> str:
-    """'Gooise Meren' → 'gooise-meren': the short code filters and crisis scopes use."""
-    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
 
 
 def check_municipality(session: Session, code: str) -> str:
@@ -418,6 +456,8 @@ def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
     wanted = sorted((b.year, b.amount, b.description) for b in lines)
     current = sorted((b.year, b.amount, b.description) for b in theme.budget_lines)
     if wanted != current:
+        theme.budget_lines.clear()
+        ctx.session.flush()  # delete first: the new lines share (theme, year, description)
         theme.budget_lines = [BudgetLine(year=y, amount=a, description=d) for y, a, d in wanted]
         ctx.report.counts["theme.budget"] += 1
         ctx.audit("theme.budget", "theme", theme.id, {"budget": current}, {"budget": wanted})

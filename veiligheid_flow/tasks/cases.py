@@ -7,7 +7,9 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
+from veiligheid_flow.authority import resolve_actor, served_by
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.models import Activity, Programme
 from veiligheid_flow.rules.legal import legal_deadline
@@ -25,29 +27,39 @@ def open_case(
     now: datetime,
     reference: str | None = None,
     extended: bool = False,
+    municipality: str | None = None,
 ) -> Task:
+    by = resolve_actor(session, by, municipality)
+    served = served_by(session, by)
+    if municipality:
+        served &= {municipality}
     case = book.cases.get(case_type)
     if case is None:
         raise DomainError(
             f"onbekend zaaktype '{case_type}' (bekend: {', '.join(sorted(book.cases))})"
         )
-    if reference and ("\n" in reference or len(reference) > 120):
+    if reference and (limits.control_problem(reference) or len(reference) > 120):
         raise DomainError("kenmerk moet één regel van hooguit 120 tekens zijn")
-    activity = session.scalars(
-        select(Activity)
+    found = session.execute(
+        select(Activity, Programme.municipality_code)
         .join(Programme, Programme.id == Activity.programme_id)
         .where(
             Activity.case_type == case_type,
             Activity.active.is_(True),
             Programme.start <= event_day,
             Programme.end >= event_day,
+            Programme.municipality_code.in_(served),
         )
         .order_by(Programme.start.desc())
-    ).first()
-    if activity is None:
+    ).all()
+    if not found:
         raise DomainError(
-            f"geen activiteit met 'case: {case_type}' in een programma dat {event_day} omvat"
+            f"geen activiteit met 'case: {case_type}' in een programma dat {event_day} omvat "
+            f"(gemeente {', '.join(sorted(served))})"
         )
+    if len({code for _, code in found}) > 1:
+        raise DomainError(f"{by} werkt voor meer dan één gemeente: geef --municipality")
+    activity = found[0][0]
     deadline = legal_deadline(case, event_day, extended=extended)
     number = 1 + (
         session.scalar(select(func.count(Task.id)).where(Task.activity_id == activity.id)) or 0

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from veiligheid_flow import limits
 from veiligheid_flow.db import Base, UTCDateTime
 from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
 
@@ -49,9 +50,9 @@ class Task(Base):
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
     theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
     occurrence_key: Mapped[str] = mapped_column(String(60))
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(limits.TEXT))
     statutory: Mapped[bool] = mapped_column(Boolean)
-    legal_basis: Mapped[str | None] = mapped_column(String(300))
+    legal_basis: Mapped[str | None] = mapped_column(String(limits.TEXT))
     owner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     backup_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     planned_due: Mapped[date] = mapped_column(Date)
@@ -65,7 +66,7 @@ class Task(Base):
         index=True,
     )
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status_changed_by: Mapped[str | None] = mapped_column(String(320))
+    status_changed_by: Mapped[str | None] = mapped_column(String(limits.EMAIL))
     note: Mapped[str | None] = mapped_column(Text)
     handed_over: Mapped[bool] = mapped_column(Boolean, default=False)
     # The rules engine's current decision (see veiligheid_flow.rules); derived, re-evaluated.

@@ -127,7 +127,11 @@ def check_actor(*, session: Session, task: Task, by: str) -> str:
     """`by` must be a person or portfolio holder of the task's programme."""
     who = by.strip().lower()
     known = session.scalar(
-        select(Person.id).where(Person.programme_id == task.programme_id, Person.email == who)
+        select(Person.id).where(
+            Person.programme_id == task.programme_id,
+            Person.email == who,
+            Person.left_at.is_(None),  # someone who left acts no more
+        )
     ) or session.scalar(
         select(PortfolioHolder.id).where(
             PortfolioHolder.programme_id == task.programme_id, PortfolioHolder.email == who

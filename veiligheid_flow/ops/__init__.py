@@ -1,0 +1,1 @@
+"""Operations: job failures, status, admin alerts, backup/restore and retention."""
