@@ -30,6 +30,41 @@ PG_SERVER = os.environ.get(
 )
 
 
+# Tiers (`pytest -m unit` runs in seconds): unit needs no database or process; integration runs
+# on a real database (the `backend` fixture, both backends); system starts processes or servers.
+SYSTEM_MODULES = {
+    "test_server_topology",
+    "test_concurrent_runners",
+    "test_dispatch_crash",
+    "test_serve",
+    "test_flows",
+    "test_docker_compose",
+    "test_hostile_input",
+    "test_smtp_tls_auth",
+}
+INTEGRATION_MODULES = {"test_loader_fuzz", "test_ops_backup"}  # a real SQLite file of their own
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tier, meaning in (
+        ("unit", "pure: no database, no process, no server"),
+        ("integration", "a real SQLite file and PostgreSQL"),
+        ("system", "subprocesses, servers, Prefect"),
+    ):
+        config.addinivalue_line("markers", f"{tier}: {meaning}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in SYSTEM_MODULES:
+            item.add_marker(pytest.mark.system)
+        elif module in INTEGRATION_MODULES or "backend" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db", default="both", choices=("both", "sqlite", "postgresql"),
