@@ -81,7 +81,7 @@ def sample_drafts(app: Any, now: Any) -> list[Any]:
         drafts = [
             *compose.reminders(session, now=now, book=book, since=since),
             *compose.overdue(session, now=now, book=book, since=since),
-            *compose.digests(session, now=now),
+            *compose.digests(session, now=now, book=book),
         ]
     return drafts
 

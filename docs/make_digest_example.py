@@ -43,7 +43,9 @@ def main() -> None:
     now = parse_now("2023-10-09T08:05")
     usecases.refresh(app, now=now)
     with app.sessions() as session:
-        draft = digest(session, now=now, holder=resolve_holder(session, "burgemeester"))
+        draft = digest(
+            session, now=now, holder=resolve_holder(session, "burgemeester"), book=app.rulebook()
+        )
     html = ROOT / "docs/digest-example.html"
     html.write_text(draft.html, encoding="utf-8")
     subprocess.run(

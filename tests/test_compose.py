@@ -7,8 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import EXAMPLE, at
+from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.mail.compose import Draft, digest
 from veiligheid_flow.programme.models import PortfolioHolder
 
@@ -50,7 +51,7 @@ def test_digest_puts_escalations_and_overdue_first(app):
     usecases.refresh(app, now=now)
     with app.sessions() as session:
         holder = session.scalars(select(PortfolioHolder).where(PortfolioHolder.key == "WW")).one()
-        draft = digest(session, now=now, holder=holder)
+        draft = digest(session, now=now, holder=holder, book=app.rulebook())
 
     assert draft.recipient == holder.email
     assert draft.key.endswith("2023-W41")
@@ -68,7 +69,7 @@ def test_digest_says_so_when_nothing_needs_attention(app):
     usecases.load(app, EXAMPLE, now=now, actor="test")
     with app.sessions() as session:
         holder = session.scalars(select(PortfolioHolder).where(PortfolioHolder.key == "WF")).one()
-        draft = digest(session, now=now, holder=holder)
+        draft = digest(session, now=now, holder=holder, book=app.rulebook())
 
     assert "Niets vraagt deze week uw aandacht" in draft.text
     assert "Niets vraagt deze week uw aandacht" in draft.html
@@ -103,3 +104,42 @@ def test_crisis_notices_one_email_per_person_with_what_changed(app):
     listed = sum(r.text_body.count("(taak ") for r in declare)
     more = sum(int(n) for r in declare for n in re.findall(r"en (\d+) andere taken", r.text_body))
     assert listed + more >= len(paused)  # every paused task is in (or counted by) its email
+
+
+def test_renaming_the_escalation_rule_does_not_change_the_mail(settings, tmp_path):
+    """The mail knows an escalation by what the rule does (the backup takes over a late task),
+    not by its id: the same messages with the rule renamed."""
+    import shutil
+
+    from veiligheid_flow.bootstrap import bootstrap
+    from veiligheid_flow.mail.models import OutboxMessage
+    from veiligheid_flow.settings import Settings
+
+    renamed = tmp_path / "regels"
+    shutil.copytree(ROOT / "rules", renamed)
+    path = renamed / "responsibility.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("VERANTW-ESCALATIE", "VERANTW-LAAT"),
+        encoding="utf-8",
+    )
+    kinds = []
+    for rules, db in ((ROOT / "rules", "a.db"), (renamed, "b.db")):
+        app = bootstrap(
+            Settings(database_url=f"sqlite:///{tmp_path / db}", rules=rules, mail_dir=tmp_path)
+        )
+        usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="test")
+        run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-02T09:00"))
+        run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-20T09:00"))
+        with app.sessions() as session:
+            kinds.append(
+                sorted(session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all())
+            )
+            digest_text = digest(
+                session, now=at("2023-03-20T09:00"),
+                holder=session.scalars(select(PortfolioHolder)).first(), book=app.rulebook(),
+            ).text
+        kinds[-1].append(("digest-escalated", "geëscaleerd" in digest_text))
+        app.close()
+    assert any(kind == "escalation" for kind, _ in kinds[0])
+    assert ("digest-escalated", True) in kinds[0]
+    assert kinds[0] == kinds[1]

@@ -186,7 +186,9 @@ def test_the_laren_mayor_digest_covers_laren_and_the_shared_district_theme(regio
         mayor = session.scalars(
             select(PortfolioHolder).where(PortfolioHolder.email == "m.verbeek@laren.example.nl")
         ).one()
-        draft = compose.digest(session, now=at("2023-03-06T08:00"), holder=mayor)
+        draft = compose.digest(
+            session, now=at("2023-03-06T08:00"), holder=mayor, book=region.rulebook()
+        )
     assert "Aanpak ondermijnende criminaliteit" in draft.text  # the shared district theme
     assert draft.municipalities == ("huizen", "laren")
     assert "Laren" in draft.html

@@ -179,7 +179,7 @@ def digest(
     moment = now_from(now)
     with app_context() as app, usecases.view_at(app, now=moment) as session:
         found = resolve_holder(session, holder, municipality)
-        draft = compose.digest(session, now=moment, holder=found)
+        draft = compose.digest(session, now=moment, holder=found, book=app.rulebook())
     if html:
         write_output(html, draft.html)
         console.print(f"HTML geschreven naar {html}")

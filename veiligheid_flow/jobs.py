@@ -61,7 +61,7 @@ JOBS: tuple[Job, ...] = (
         "weekly_digest",
         "Weekoverzicht per portefeuillehouder",
         True,
-        lambda s, now, book, since: compose.digests(s, now=now),
+        lambda s, now, book, since: compose.digests(s, now=now, book=book),
     ),
     Job(
         "retention",

@@ -216,7 +216,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
     every = book.settings.overdue_repeat_every_working_days
     by_owner: dict[str, list[Task]] = defaultdict(list)
     escalated: dict[str, list[Task]] = defaultdict(list)
-    newly_escalated = _escalated_since(session, since, now)
+    newly_escalated = _escalated_since(session, since, now, book.escalation_rule_ids())
     repeat_on = _overdue_days(ctx, session, since, every)
     candidates = _open_tasks(
         session, due_on=frozenset(repeat_on), task_ids=frozenset(newly_escalated)
@@ -256,15 +256,17 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
     return drafts
 
 
-def _escalated_since(session: Session, since: date, now: datetime) -> set[int]:
-    """Tasks the escalation rule handed to the backup after the last covered slot."""
+def _escalated_since(
+    session: Session, since: date, now: datetime, escalations: frozenset[str]
+) -> set[int]:
+    """Tasks an escalation rule handed to the backup after the last covered slot."""
     start = datetime.combine(since + timedelta(days=1), datetime.min.time(), LOCAL_TZ)
     rows = audit.entries(session=session, object_type="task", action="task.decision", since=start)
     return {
         int(row.object_id)
         for row in rows
         if row.at <= now
-        and "VERANTW-ESCALATIE" in (row.rule_ids or [])
+        and escalations.intersection(row.rule_ids or [])
         and "responsible_id" in (row.after or {})
     }
 
@@ -424,7 +426,7 @@ SEVERITY = (
 )
 
 
-def _exception_label(task: Task) -> str | None:
+def _exception_label(task: Task, escalations: frozenset[str]) -> str | None:
     """The most serious thing about an open task that a portfolio holder should see, if any."""
     if "statutory_at_risk" in task.flags:
         return SEVERITY[0]
@@ -432,16 +434,18 @@ def _exception_label(task: Task) -> str | None:
         return SEVERITY[1]
     if "overdue" in task.flags:
         steps = task.decision.get("steps", [])
-        escalated = any(step["rule_id"] == "VERANTW-ESCALATIE" for step in steps)
+        escalated = any(step["rule_id"] in escalations for step in steps)
         return SEVERITY[2] if escalated else SEVERITY[3]
     return SEVERITY[4] if task.paused else None
 
 
-def _task_exceptions(tasks: Iterable[Task]) -> list[dict[str, str]]:
+def _task_exceptions(
+    tasks: Iterable[Task], escalations: frozenset[str]
+) -> list[dict[str, str]]:
     """One line per (label, activity): repeated occurrences are counted, not listed."""
     groups: dict[tuple[str, int], list[Task]] = defaultdict(list)
     for task in tasks:
-        label = _exception_label(task) if task.open else None
+        label = _exception_label(task, escalations) if task.open else None
         if label:
             groups[(label, task.activity_id)].append(task)
     lines = []
@@ -545,23 +549,30 @@ def _current_holders(session: Session, today: date) -> dict[str, list[PortfolioH
     }
 
 
-def digest(session: Session, *, now: datetime, holder: PortfolioHolder) -> Draft:
+def digest(
+    session: Session, *, now: datetime, holder: PortfolioHolder, book: RuleBook
+) -> Draft:
     ctx = _Ctx(session, now)
     horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
     holders = _current_holders(session, ctx.today)[holder.email]
-    return _digest(ctx, holders, _digest_data(session, ctx.today, horizon))
+    data = _digest_data(session, ctx.today, horizon)
+    return _digest(ctx, holders, data, book.escalation_rule_ids())
 
 
 DIGEST_WEEKS = 6
 
 
-def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Draft:
+def _digest(
+    ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData, escalations: frozenset[str]
+) -> Draft:
     holder = holders[0]
     ids = {h.id for h in holders}
     themes = sorted(
         {t.id: t for h in holders for t in data.themes_of[h.id]}.values(), key=lambda t: t.id
     )
-    exceptions = _task_exceptions(t for theme in themes for t in data.exceptions[theme.id])
+    exceptions = _task_exceptions(
+        (t for theme in themes for t in data.exceptions[theme.id]), escalations
+    )
     items = sorted(
         (i for h in ids for i in data.items_of[h]),
         key=lambda i: (i.submission_deadline, i.id),
@@ -631,12 +642,13 @@ def _digest(ctx: _Ctx, holders: list[PortfolioHolder], data: _DigestData) -> Dra
     )
 
 
-def digests(session: Session, *, now: datetime) -> list[Draft]:
+def digests(session: Session, *, now: datetime, book: RuleBook) -> list[Draft]:
     """One digest per portfolio holder (by email), over their portfolios in running programmes."""
     ctx = _Ctx(session, now)
     data = _digest_data(session, ctx.today, ctx.today + timedelta(weeks=DIGEST_WEEKS))
+    escalations = book.escalation_rule_ids()
     return [
-        _digest(ctx, holders, data)
+        _digest(ctx, holders, data, escalations)
         for _, holders in sorted(_current_holders(session, ctx.today).items())
     ]
 

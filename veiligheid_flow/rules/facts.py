@@ -62,6 +62,9 @@ FLAGS: dict[str, str] = {
     "overdue": "te laat",
     "statutory_at_risk": "wettelijke taak in gevaar",
 }
+OVERDUE_FACT = "task.overdue_working_days"  # lateness: what an escalation rule reads
+assert OVERDUE_FACT in FACTS
+
 ACTIONS: dict[str, dict[str, Any]] = {
     "priority": {"tier": int},
     "pause": {"pause": bool},

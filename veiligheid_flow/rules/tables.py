@@ -29,12 +29,14 @@ from veiligheid_flow.rules.conditions import (
     Not,
     Predicate,
     compile_condition,
+    facts_of,
     partial,
 )
 from veiligheid_flow.rules.facts import (
     ACTIONS,
     DECISION_FACTS,
     FACTS,
+    OVERDUE_FACT,
     TABLE_ORDER,
     TaskSnapshot,
     World,
@@ -166,6 +168,15 @@ class RuleBook:
     cases: dict[str, CaseType] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     digest: str = ""  # of the rule files' bytes: stored decisions are tied to it
+
+    def escalation_rule_ids(self) -> frozenset[str]:
+        """Responsibility rules that hand a task to the backup because it is late: what the
+        mail calls an escalation, known by what the rule does, not by its id."""
+        return frozenset(
+            rule.id
+            for rule in self.tables.get("responsibility", [])
+            if rule.then.get("responsible") == "backup" and OVERDUE_FACT in facts_of(rule.when)
+        )
 
 
 def load_rulebook(folder: Path) -> RuleBook:
