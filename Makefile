@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: install run test clean
+.PHONY: install run test mutation clean
 
 install: $(VENV)/.installed
 
@@ -23,5 +23,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+# Mutation testing of the pure core ([tool.mutmut] in pyproject.toml), two workers: ~20 min.
+mutation: install
+	$(BIN)/mutmut run --max-children $(or $(JOBS),2)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache mutants
