@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.mail.compose import Draft, digest
 from veiligheid_flow.programme.models import PortfolioHolder
@@ -46,7 +47,7 @@ def test_a_draft_subject_is_one_line_that_fits():
 
 
 def test_digest_puts_escalations_and_overdue_first(app):
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="test")
+    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
     now = at("2023-10-09T08:05")
     usecases.refresh(app, now=now)
     with app.sessions() as session:
@@ -66,7 +67,7 @@ def test_digest_puts_escalations_and_overdue_first(app):
 
 def test_digest_says_so_when_nothing_needs_attention(app):
     now = at("2023-03-06T08:05")
-    usecases.load(app, EXAMPLE, now=now, actor="test")
+    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
     with app.sessions() as session:
         holder = session.scalars(select(PortfolioHolder).where(PortfolioHolder.key == "WF")).one()
         draft = digest(session, now=now, holder=holder, book=app.rulebook())
@@ -79,7 +80,7 @@ def test_digest_says_so_when_nothing_needs_attention(app):
 def test_crisis_notices_one_email_per_person_with_what_changed(app):
     from veiligheid_flow.mail.models import OutboxMessage
 
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor="test")
+    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
     declared = usecases.declare_crisis(
         app,
         "Grote brand",
@@ -127,7 +128,7 @@ def test_renaming_the_escalation_rule_does_not_change_the_mail(settings, tmp_pat
         app = bootstrap(
             Settings(database_url=f"sqlite:///{tmp_path / db}", rules=rules, mail_dir=tmp_path)
         )
-        usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="test")
+        usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
         run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-02T09:00"))
         run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-20T09:00"))
         with app.sessions() as session:

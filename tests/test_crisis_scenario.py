@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import Crisis, TaskPause
 from veiligheid_flow.programme.models import CouncilItem, Programme
@@ -38,7 +39,7 @@ class Scenario:
 
 
 def start(app: App, *, expected_days: int | None = None) -> Scenario:
-    usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor="test")
+    usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
     crisis_id = usecases.declare_crisis(
         app,
         "Grote brand Oostermeent",

@@ -19,6 +19,7 @@ from tests.conftest import EXAMPLE, at
 from tests.test_region import laren_programme
 from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.cli import app as cli
 from veiligheid_flow.crisis.models import Crisis
@@ -69,13 +70,13 @@ def snapshot(app: App) -> dict[str, Any]:
 
 @pytest.fixture
 def huizen(app: App) -> App:
-    usecases.load(app, EXAMPLE, now=at(LOADED), actor="test")
+    usecases.load(app, EXAMPLE, now=at(LOADED), actor=SYSTEM)
     return app
 
 
 @pytest.fixture
 def region(huizen: App, tmp_path: Path) -> App:
-    usecases.load(huizen, laren_programme(tmp_path), now=at(LOADED), actor="test")
+    usecases.load(huizen, laren_programme(tmp_path), now=at(LOADED), actor=SYSTEM)
     return huizen
 
 
@@ -88,9 +89,9 @@ def test_a_file_of_another_municipality_with_the_same_code_is_refused(
     before = snapshot(huizen)
     laren = example_with(tmp_path, municipality="Laren")  # keeps the template's code
     with pytest.raises(DomainError, match="UPV-2023-2024.*Huizen.*Laren"):
-        usecases.load(huizen, laren, now=at("2023-03-02T09:00"), actor="test")
+        usecases.load(huizen, laren, now=at("2023-03-02T09:00"), actor=SYSTEM)
     assert snapshot(huizen) == before
-    result = run("load", laren, "--by", "test", "--now", "2023-03-02T09:00")
+    result = run("load", laren, "--by", "OOV1", "--now", "2023-03-02T09:00")
     assert result.exit_code == 1
     assert "Traceback" not in result.output and "programmacode" in result.output
     assert snapshot(huizen) == before
@@ -105,7 +106,7 @@ def test_a_second_name_for_the_same_municipality_code_is_refused(
     before = snapshot(huizen)
     other = example_with(tmp_path, municipality="HUIZEN!", programme_code="UPV-HUIZEN2")
     with pytest.raises(DomainError, match="huizen.*Huizen"):
-        usecases.load(huizen, other, now=at("2023-03-02T09:00"), actor="test")
+        usecases.load(huizen, other, now=at("2023-03-02T09:00"), actor=SYSTEM)
     assert snapshot(huizen) == before
 
 
@@ -230,7 +231,7 @@ def test_a_long_council_subject_is_alerted_on_both_backends(
     doc["council_items"][0]["subject"] = "Lange titel " + "x" * 280  # validation allows 300
     path = tmp_path / "lang.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    usecases.load(app, path, now=at(LOADED), actor="test")
+    usecases.load(app, path, now=at(LOADED), actor=SYSTEM)
     # Its alerts fall 15 and 5 working days before 2023-10-19: one catch-up run covers both.
     job = JOBS_BY_NAME["council_alerts"]
     sent = run_job(app, job, now=at("2023-09-01T09:00")).enqueued
@@ -366,7 +367,7 @@ def test_nothing_from_an_invalid_load_reaches_the_database(huizen: App, tmp_path
     before = snapshot(huizen)
     bad = example_with(tmp_path, municipality="Huizen", programme_code="UPV 2023")
     with pytest.raises(InputInvalid):
-        usecases.load(huizen, bad, now=at("2023-03-02T09:00"), actor="test")
+        usecases.load(huizen, bad, now=at("2023-03-02T09:00"), actor=SYSTEM)
     with huizen.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM programme")).scalar() == 1
     assert snapshot(huizen) == before
@@ -395,12 +396,13 @@ def test_someone_who_left_the_programme_can_no_longer_act(huizen: App, tmp_path:
     leaver = {"id": "TIJD", "name": "Tijdelijke Kracht", "email": "t.kracht@example.nl",
               "role": "Inhuur", "hours_per_week": 16}
     doc["people"].append(leaver)
+    doc["roles"]["coordinators"].append("TIJD")  # absences are a coordinator's
     path = tmp_path / "met-inhuur.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    usecases.load(huizen, path, now=at("2023-03-02T09:00"), actor="test")
+    usecases.load(huizen, path, now=at("2023-03-02T09:00"), actor=SYSTEM)
     assert run("absence", "add", "OOV3", "--from", "2023-03-06", "--to", "2023-03-06",
                "--by", leaver["email"], "--now", "2023-03-03T09:00").exit_code == 0
-    usecases.load(huizen, EXAMPLE, now=at("2023-03-06T09:00"), actor="test")  # TIJD left
+    usecases.load(huizen, EXAMPLE, now=at("2023-03-06T09:00"), actor=SYSTEM)  # TIJD left
     before = snapshot(huizen)
     for args in (
         ["task", "done", "1", "--by", leaver["email"]],

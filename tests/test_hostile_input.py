@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.cli import app as cli
 from veiligheid_flow.db import Base
 from veiligheid_flow.models import import_all
@@ -514,7 +515,7 @@ def test_cli_load_with_a_bad_rules_folder_changes_nothing(
     settings: Any, app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     runner = CliRunner()
-    first = runner.invoke(cli, ["load", str(EXAMPLE), "--by", "test", "--now", "2023-03-01T09:00"])
+    first = runner.invoke(cli, ["load", str(EXAMPLE), "--by", "OOV1", "--now", "2023-03-01T09:00"])
     assert first.exit_code == 0, first.output
     before = dump(app.engine)
     folder = copy_rules(tmp_path)
@@ -528,7 +529,7 @@ def test_cli_load_with_a_bad_rules_folder_changes_nothing(
         line += new[: new.index("pause: true")].count("\n") if case == "pauses-statutory" else 0
     monkeypatch.setenv("VEILIGHEID_RULES", str(folder))
 
-    result = runner.invoke(cli, ["load", str(EXAMPLE), "--by", "test", "--now", "2023-10-02T09:00"])
+    result = runner.invoke(cli, ["load", str(EXAMPLE), "--by", "OOV1", "--now", "2023-10-02T09:00"])
 
     assert result.exit_code == 1
     match = one_problem_line(result.stderr)
@@ -543,10 +544,10 @@ def test_a_reload_with_a_changed_budget_amount_works(app: Any, tmp_path: Path) -
     # The new line has the same (theme, year, description): it used to be inserted before the
     # old one was deleted, and the unique constraint failed with a traceback.
     now = at("2023-03-01T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor="test")
+    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
     path, _ = edited(tmp_path, "amount: 45000", "amount: 46000")
 
-    result = usecases.load(app, path, now=now, actor="test")
+    result = usecases.load(app, path, now=now, actor=SYSTEM)
 
     assert result.report.counts["theme.budget"] == 1
     with app.sessions() as session:

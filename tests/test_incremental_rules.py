@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import Absence, Crisis
 from veiligheid_flow.errors import DomainError
@@ -101,7 +102,7 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
 def test_incremental_evaluation_equals_the_full_one(app: App, seed: int) -> None:
     rng = random.Random(seed)
     now = at("2023-02-01T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor="test")
+    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
     assert full_evaluation_changes(app, now) == []
     history = []
     for _ in range(30):
@@ -117,7 +118,7 @@ def test_incremental_evaluation_equals_the_full_one(app: App, seed: int) -> None
 
 def test_a_new_day_evaluates_only_the_tasks_near_a_threshold(app: App) -> None:
     now = at("2023-06-05T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor="test")
+    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
     with app.sessions() as session:
         open_tasks = len(
             session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN)).all()

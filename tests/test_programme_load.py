@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.db import Base
@@ -63,7 +64,7 @@ def dump(tmp_path: Path, data: dict[str, Any], name: str = "programma.yaml") -> 
     return path
 
 
-def load(app: App, path: Path = EXAMPLE, now: str = FIRST_LOAD, actor: str = "test"):
+def load(app: App, path: Path = EXAMPLE, now: str = FIRST_LOAD, actor: str = "OOV1"):
     return usecases.load(app, path, now=at(now), actor=actor)
 
 
@@ -135,8 +136,8 @@ def test_example_loads_with_211_tasks(app):
     assert loaded[("A04", "2023-12-31")]["owner_id"] == person_id(app, "OOV2")
     assert loaded[("A04", "2023-12-31")]["backup_id"] == person_id(app, "JUR")
     actions = [(r.action, r.actor) for r in audit_rows(app)]
-    assert actions.count(("task.create", "test")) == 211
-    assert ("programme.load", "test") in actions
+    assert actions.count(("task.create", "a.devries@example.nl")) == 211
+    assert ("programme.load", "a.devries@example.nl") in actions
 
 
 def test_submission_deadlines_are_working_days_before_the_committee(app):
@@ -252,7 +253,7 @@ def test_a_failed_load_leaves_every_table_unchanged(app, tmp_path, make_error):
 
     try:
         with pytest.raises(expected):
-            load(app, path, now="2023-10-02T09:00", actor="editor")
+            load(app, path, now="2023-10-02T09:00", actor=SYSTEM)
     finally:
         allow_activity(app)
 
@@ -267,7 +268,7 @@ def test_reloading_the_same_file_changes_nothing(app):
     load(app)
     before = snapshot(app)
 
-    result = load(app, actor="someone else")
+    result = load(app, actor="a.devries@example.nl")
 
     assert not result.report.changed
     assert not result.report.created
@@ -280,7 +281,7 @@ def test_reloading_later_only_lets_the_rules_write(app):
     planned = tasks(app)
     audit_before = len(audit_rows(app))
 
-    result = load(app, now="2023-10-02T09:00", actor="later")
+    result = load(app, now="2023-10-02T09:00", actor="OOV1")
 
     assert not result.report.changed
     assert tasks(app) == planned
@@ -314,7 +315,7 @@ def _edit(data: dict[str, Any]) -> None:
 def _mark_done(app: App, key: TaskKey) -> None:
     task_id = tasks(app)[key]["id"]
     usecases.change_status(
-        app, task_id, TaskStatus.DONE, by="i.mulder@example.nl", now=at("2023-03-02T10:00")
+        app, task_id, TaskStatus.DONE, by="a.devries@example.nl", now=at("2023-03-02T10:00")
     )
 
 
@@ -332,7 +333,7 @@ def test_an_edit_changes_only_open_future_tasks(app, tmp_path):
     _edit(data)
     path = dump(tmp_path, data)
 
-    result = load(app, path, now=EDIT_NOW, actor="editor")
+    result = load(app, path, now=EDIT_NOW, actor="OOV1")
 
     today = local_date(at(EDIT_NOW))
     assert today == date(2023, 11, 15)
@@ -363,7 +364,7 @@ def test_an_edit_changes_only_open_future_tasks(app, tmp_path):
     for key, row in d04.items():
         if row["planned_due"] >= today:
             assert row["status"] == TaskStatus.CANCELLED
-            assert row["status_changed_by"] == "editor"
+            assert row["status_changed_by"] == "a.devries@example.nl"
             assert row["status_changed_at"] == at(EDIT_NOW)
         else:
             assert row == before[key]
@@ -385,7 +386,7 @@ def test_an_edit_changes_only_open_future_tasks(app, tmp_path):
         assert after[key]["id"] == row["id"]
 
     # the audit trail names the editor for each change the load made
-    new = [r for r in audit_rows(app)[audit_before:] if r.actor == "editor"]
+    new = [r for r in audit_rows(app)[audit_before:] if r.actor == "a.devries@example.nl"]
     updated = {int(r.object_id) for r in new if r.action == "task.update"}
     cancelled = {int(r.object_id) for r in new if r.action == "task.cancel"}
     created = {int(r.object_id) for r in new if r.action == "task.create"}
@@ -439,7 +440,7 @@ def test_a_second_programme_loads_beside_the_first(app, tmp_path):
     first_tasks = tasks(app, ALL_COLUMNS)
 
     # Same clock as the first load, so the rules have no reason to revisit the first programme.
-    result = load(app, second, actor="tweede")
+    result = load(app, second, actor="OOV1")
 
     assert result.report.created
     after = snapshot(app)

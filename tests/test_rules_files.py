@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.problems import InputInvalid, Problem
 from veiligheid_flow.programme.models import Person, Programme
@@ -207,7 +208,7 @@ def test_load_with_bad_rules_changes_nothing_in_an_empty_db(
     try:
         assert app.settings.rules != settings.rules
         with pytest.raises(InputInvalid) as caught:
-            usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor="test")
+            usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
         assert any(Path(p.file).name == "priority.yaml" for p in caught.value.problems)
         assert _counts(app) == {"programme": 0, "person": 0, "task": 0, "audit": 0}
     finally:
@@ -219,14 +220,14 @@ def test_load_with_bad_rules_changes_nothing_in_a_loaded_db(
 ) -> None:
     good = bootstrap(settings)
     try:
-        usecases.load(good, EXAMPLE, now=at("2023-10-02T09:00"), actor="test")
+        usecases.load(good, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
         counts, state = _counts(good), _task_state(good)
 
         monkeypatch.setenv("VEILIGHEID_RULES", str(_bad_folder(tmp_path)))
         bad = bootstrap(Settings())
         try:
             with pytest.raises(InputInvalid):
-                usecases.load(bad, EXAMPLE, now=at("2023-10-20T09:00"), actor="test")
+                usecases.load(bad, EXAMPLE, now=at("2023-10-20T09:00"), actor=SYSTEM)
             with pytest.raises(InputInvalid):
                 usecases.refresh(bad, now=at("2023-10-20T09:00"))
         finally:

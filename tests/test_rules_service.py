@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import PriorityOverride, TaskPause
 from veiligheid_flow.errors import DomainError
@@ -26,7 +27,7 @@ WV = "g.prins@example.nl"
 
 
 def load(app: App, now: str = NOW) -> None:
-    usecases.load(app, EXAMPLE, now=at(now), actor="test")
+    usecases.load(app, EXAMPLE, now=at(now), actor=SYSTEM)
 
 
 def audit_rows(app: App, action: str | None = None) -> list[AuditEntry]:
@@ -114,7 +115,7 @@ def test_reevaluating_with_unchanged_facts_changes_nothing(app: App) -> None:
 def test_reloading_the_same_programme_changes_nothing(app: App) -> None:
     load(app)
     before_audit, before_tasks = len(audit_rows(app)), task_rows(app)
-    result = usecases.load(app, EXAMPLE, now=at("2023-10-02T11:00"), actor="test")
+    result = usecases.load(app, EXAMPLE, now=at("2023-10-02T11:00"), actor=SYSTEM)
     assert not result.report.changed
     assert result.decisions_changed == 0
     assert len(audit_rows(app)) == before_audit

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.jobs import JOBS, JOBS_BY_NAME, cron, current_slot, run_job
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.programme.service import municipal_calendar
@@ -209,7 +210,7 @@ def test_a_missed_weekend_is_caught_up_once_on_monday(app):
     """The reminders job ran on Thursday 08:05 and then not until Monday 08:05 (the machine was
     off from Friday): Monday's single email per person also lists the tasks whose lead day was
     Friday; a second run on Monday at 09:00 adds nothing; Tuesday does not repeat Friday."""
-    usecases.load(app, EXAMPLE, now=at(f"{THURSDAY}T07:00"), actor="test")
+    usecases.load(app, EXAMPLE, now=at(f"{THURSDAY}T07:00"), actor=SYSTEM)
     job = JOBS_BY_NAME["reminders"]
     with app.sessions() as session:
         cal = municipal_calendar(session)

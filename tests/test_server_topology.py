@@ -363,7 +363,7 @@ def test_crisis_events_run_the_deployment_on_a_worker_and_mail_arrives_once(
         services.append(server)
         # Meanwhile: the app's database, migrated and loaded by the CLI.
         _run(
-            [veiligheid, "load", str(EXAMPLE), "--by", "deploy", "--now", "2023-09-29T09:00"],
+            [veiligheid, "load", str(EXAMPLE), "--by", "OOV1", "--now", "2023-09-29T09:00"],
             app_env,
             timeout=120,
         )

@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.jobs import JOBS_BY_NAME, JobResult, run_job
@@ -303,7 +304,7 @@ def sqlite_app(backend: str, request: pytest.FixtureRequest) -> Iterator[App]:
 
 
 def load(app: App) -> tuple[list[Spec], WorkCalendar, dict[str, str]]:
-    usecases.load(app, EXAMPLE, now=at(LOADED), actor="test")
+    usecases.load(app, EXAMPLE, now=at(LOADED), actor=SYSTEM)
     tasks, cal, keys = specs(app)
     return tasks, cal, {email: key for key, email in keys.items()}
 

@@ -2,11 +2,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.tasks.models import Task
 
 
 def test_example_loads(app):
-    result = usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="test")
+    result = usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
     assert result.report.created
     with app.sessions() as session:
         assert session.scalar(select(func.count(Task.id))) == 211

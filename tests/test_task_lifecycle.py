@@ -12,6 +12,7 @@ from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.programme.models import Activity
@@ -31,7 +32,7 @@ COLLEAGUE = "a.devries@example.nl"  # OOV1
 
 @pytest.fixture
 def loaded(app: App) -> App:
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="test")
+    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
     return app
 
 
@@ -70,6 +71,8 @@ def change(
     when: str = "2023-03-02T10:00",
     note: str | None = None,
 ) -> Task:
+    if to == CANCELLED and by == OWNER:
+        by = COLLEAGUE  # cancelling is the coordinator's (OOV1)
     return usecases.change_status(app, tid, to, by=by, now=at(when), note=note)
 
 
@@ -132,13 +135,13 @@ def test_a_done_task_leaves_the_open_work_and_can_be_reopened(loaded):
     assert history == [("task.done", OWNER, "done"), ("task.open", COLLEAGUE, "open")]
 
 
-def test_a_portfolio_holder_may_change_a_task(loaded):
+def test_the_coordinator_may_cancel_a_task(loaded):  # a holder may not: tests/test_roles.py
     tid = task_id(loaded)
 
-    change(loaded, tid, CANCELLED, by="m.verbeek@example.nl", note="vervalt")
+    change(loaded, tid, CANCELLED, by=COLLEAGUE, note="vervalt")
 
     assert row(loaded, tid)["status"] == CANCELLED
-    assert row(loaded, tid)["status_changed_by"] == "m.verbeek@example.nl"
+    assert row(loaded, tid)["status_changed_by"] == COLLEAGUE
 
 
 # --- what is refused changes nothing -------------------------------------------------------------
@@ -169,14 +172,14 @@ def test_illegal_transitions_are_refused_and_change_nothing(loaded, path, illega
     assert audit_count(loaded) == audits
 
 
-@pytest.mark.parametrize("by", ["onbekend@example.nl", "OOV2", ""])
+@pytest.mark.parametrize("by", ["onbekend@example.nl", "ONBEKEND", ""])
 def test_an_unknown_person_is_refused(loaded, by):
     tid = task_id(loaded)
     before, audits = row(loaded, tid), audit_count(loaded)
 
-    with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder"):
+    with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder|niet leeg"):
         change(loaded, tid, DONE, by=by)
-    with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder"):
+    with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder|niet leeg"):
         usecases.reassign(loaded, tid, by=by, now=at("2023-03-02T10:00"), reason="ziek")
 
     assert row(loaded, tid) == before

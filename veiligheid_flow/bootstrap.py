@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from veiligheid_flow.db import make_engine, make_session_factory, unit_of_work, upgrade
+from veiligheid_flow.errors import DomainError
 from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.settings import Settings
 
@@ -23,9 +24,15 @@ class App:
 
     def rulebook(self) -> RuleBook:
         """The rule tables, read again only when a rules file has changed (name or mtime)."""
-        files = tuple(
-            (str(p), p.stat().st_mtime_ns) for p in sorted(self.settings.rules.glob("*.yaml"))
-        )
+        folder = self.settings.rules
+        if not folder.is_dir():
+            raise DomainError(f"map met regels {folder} bestaat niet (instelling VEILIGHEID_RULES)")
+        files = tuple((str(p), p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml")))
+        if not files:
+            raise DomainError(
+                f"map met regels {folder} bevat geen regelbestanden (*.yaml); "
+                "zet VEILIGHEID_RULES op de map met de regels"
+            )
         if self._rules is None or self._rules[0] != files:
             self._rules = (files, load_rulebook(self.settings.rules))
         return self._rules[1]

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from veiligheid_flow import cli_mail, cli_ops, cli_rules, usecases
-from veiligheid_flow.audit import service as audit_service
+from veiligheid_flow import cli_mail, cli_ops, cli_read, cli_rules, usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.cli_support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
+    StatusOption,
     app_context,
     console,
-    default_actor,
     friendly_errors,
     now_from,
     parse_day,
     print_json,
+    report,
+    task_report,
 )
 from veiligheid_flow.programme.service import check_municipality
 from veiligheid_flow.tasks import service as task_service
@@ -37,9 +39,32 @@ app = typer.Typer(
 task_app = typer.Typer(no_args_is_help=True, help="Eén taak bijwerken.")
 db_app = typer.Typer(no_args_is_help=True, help="Database beheren.")
 app.add_typer(task_app, name="task")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"veiligheid-flow {package_version('veiligheid-flow')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Toon de versie en stop.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """veiligheid-flow: het Uitvoeringsprogramma Veiligheid als taken met regels."""
 app.add_typer(db_app, name="db")
 
-ByOption = Annotated[str, typer.Option("--by", help="E-mailadres van wie dit doet.")]
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Wie dit doet: eigenaar, achtervang, waarnemer of coördinator (e-mail of id)."
+    ),
+]
 FileArg = Annotated[Path, typer.Argument(help="Programmabestand (YAML).")]
 
 
@@ -61,31 +86,43 @@ def validate(file: FileArg) -> None:
 @app.command()
 @friendly_errors
 def load(
-    file: FileArg, by: Annotated[str | None, typer.Option("--by")] = None, now: NowOption = None
+    file: FileArg,
+    by: Annotated[
+        str, typer.Option("--by", help="Coördinator van de gemeente: e-mail of id (bv. OOV1).")
+    ],
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Laad een programmabestand (opnieuw laden is veilig: alleen wijzigingen worden verwerkt)."""
     moment = now_from(now)
     with app_context() as ctx:
-        result = usecases.load(ctx, file, now=moment, actor=by or default_actor())
-    report = result.report
-    if not report.changed:
-        console.print(f"Geen wijzigingen: {report.programme_code} is al actueel.")
-        return
-    summary = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items()) if v)
-    verb = "Geladen" if report.created else "Bijgewerkt"
-    console.print(f"[green]{verb}:[/] {report.programme_code} ({summary}).")
+        result = usecases.load(ctx, file, now=moment, actor=by)
+    done = result.report
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(done.counts.items()) if v)
+    verb = "Geladen" if done.created else "Bijgewerkt"
+    text = (
+        f"[green]{verb}:[/] {done.programme_code} ({summary})."
+        if done.changed
+        else f"Geen wijzigingen: {done.programme_code} is al actueel."
+    )
+    data = {"programme": done.programme_code, "created": done.created, "changed": done.changed}
+    report(as_json, text, data | {"counts": dict(done.counts)})
 
 
 @app.command("tasks")
 @friendly_errors
 def list_tasks(
     owner: Annotated[
-        str | None, typer.Option(help="E-mail of id van eigenaar/verantwoordelijke.")
+        str | None, typer.Option(help="E-mail, id of naam van eigenaar/verantwoordelijke.")
     ] = None,
     theme: Annotated[str | None, typer.Option(help="Themacode.")] = None,
-    status: Annotated[list[TaskStatus] | None, typer.Option(help="Status (herhaalbaar).")] = None,
-    due_after: Annotated[str | None, typer.Option(help="Deadline op of na (JJJJ-MM-DD).")] = None,
-    due_before: Annotated[str | None, typer.Option(help="Deadline vóór (JJJJ-MM-DD).")] = None,
+    status: StatusOption = None,
+    due_after: Annotated[
+        str | None, typer.Option(help="Deadline op of na (JJJJ-MM-DD of DD-MM-JJJJ).")
+    ] = None,
+    due_before: Annotated[
+        str | None, typer.Option(help="Deadline vóór (JJJJ-MM-DD of DD-MM-JJJJ).")
+    ] = None,
     statutory: Annotated[bool | None, typer.Option("--statutory/--not-statutory")] = None,
     programme: Annotated[str | None, typer.Option(help="Programmacode.")] = None,
     municipality: MunicipalityOption = None,
@@ -139,10 +176,13 @@ def _print_week(monday: date, tasks: list, as_json: bool) -> None:
         )
 
 
-def _transition(to: TaskStatus, task_id: int, by: str, note: str | None, now: str | None) -> None:
+def _transition(
+    to: TaskStatus, task_id: int, by: str, note: str | None, now: str | None, as_json: bool
+) -> None:
     with app_context() as ctx:
         task = usecases.change_status(ctx, task_id, to, by=by, now=now_from(now), note=note)
-    console.print(f"Taak {task.id} is nu '{to.value}'.")
+    text = f"Taak {task.id} is nu {task_service.STATUS_LABELS[to]}."
+    report(as_json, text, task_report(task, text, f"task.{to.value}"))
 
 
 NoteOption = Annotated[str | None, typer.Option("--note", help="Toelichting.")]
@@ -150,91 +190,70 @@ NoteOption = Annotated[str | None, typer.Option("--note", help="Toelichting.")]
 
 @task_app.command("start")
 @friendly_errors
-def task_start(task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None) -> None:
+def task_start(
+    task_id: int,
+    by: ByOption,
+    note: NoteOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Zet een taak op 'in behandeling'."""
-    _transition(TaskStatus.IN_PROGRESS, task_id, by, note, now)
+    _transition(TaskStatus.IN_PROGRESS, task_id, by, note, now, as_json)
 
 
 @task_app.command("done")
 @friendly_errors
-def task_done(task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None) -> None:
+def task_done(
+    task_id: int,
+    by: ByOption,
+    note: NoteOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Meld een taak gereed (wie, wanneer, toelichting)."""
-    _transition(TaskStatus.DONE, task_id, by, note, now)
+    _transition(TaskStatus.DONE, task_id, by, note, now, as_json)
 
 
 @task_app.command("cancel")
 @friendly_errors
-def task_cancel(task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None) -> None:
+def task_cancel(
+    task_id: int,
+    by: ByOption,
+    note: NoteOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Laat een taak vervallen."""
-    _transition(TaskStatus.CANCELLED, task_id, by, note, now)
+    _transition(TaskStatus.CANCELLED, task_id, by, note, now, as_json)
 
 
 @task_app.command("reopen")
 @friendly_errors
-def task_reopen(task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None) -> None:
+def task_reopen(
+    task_id: int,
+    by: ByOption,
+    note: NoteOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Heropen een taak."""
-    _transition(TaskStatus.OPEN, task_id, by, note, now)
+    _transition(TaskStatus.OPEN, task_id, by, note, now, as_json)
 
 
 @task_app.command("reassign")
 @friendly_errors
 def task_reassign(
-    task_id: int, by: ByOption, note: NoteOption = None, now: NowOption = None
+    task_id: int,
+    by: ByOption,
+    note: NoteOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Draag een taak over aan de achtervang."""
     with app_context() as ctx:
         task = usecases.reassign(ctx, task_id, by=by, now=now_from(now), reason=note)
-    console.print(f"Taak {task.id} is overgedragen aan de achtervang.")
-
-
-@app.command("log")
-@friendly_errors
-def show_log(
-    task: Annotated[int | None, typer.Option(help="Alleen deze taak.")] = None,
-    action: Annotated[str | None, typer.Option(help="Soort, bv. task. of crisis.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Alleen de laatste N.")] = None,
-    municipality: MunicipalityOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Het auditspoor: wanneer, wie, wat, vóór → na, en waarom."""
-    with app_context() as ctx, ctx.sessions() as session:
-        rows = audit_service.entries(
-            session=session,
-            object_type="task" if task else None,
-            object_id=str(task) if task else None,
-            action=action,
-            limit=limit,
-            about=usecases.audit_about_municipality(session, municipality)
-            if municipality
-            else None,
-        )
-        data = [
-            {
-                "id": r.id,
-                "at": r.at.isoformat(),
-                "actor": r.actor,
-                "action": r.action,
-                "object": f"{r.object_type}:{r.object_id}",
-                "before": r.before,
-                "after": r.after,
-                "reason": r.reason,
-                "rules": r.rule_ids,
-            }
-            for r in rows
-        ]
-    if as_json:
-        print_json(data)
-        return
-    table = Table(title=f"Auditspoor ({len(data)})")
-    for name in ("id", "wanneer (UTC)", "wie", "wat", "object", "vóór → na", "waarom"):
-        table.add_column(name, overflow="fold")
-    for row in data:
-        change = f"{row['before'] or ''} → {row['after'] or ''}"
-        why = " ".join(filter(None, [row["reason"], ", ".join(row["rules"] or [])]))
-        table.add_row(
-            str(row["id"]), row["at"][:19], row["actor"], row["action"], row["object"], change, why
-        )
-    console.print(table)
+    text = f"Taak {task.id} is overgedragen aan de achtervang."
+    report(as_json, text, task_report(task, text, "task.reassign"))
 
 
 @db_app.command("upgrade")
@@ -252,7 +271,7 @@ def start(now: NowOption = None) -> None:
     """Hoofdtaak: database bijwerken, voorbeeldprogramma laden, werk van deze week tonen."""
     moment = now_from(now)
     with app_context() as ctx:
-        result = usecases.load(ctx, ctx.settings.programme, now=moment, actor="veiligheid start")
+        result = usecases.load(ctx, ctx.settings.programme, now=moment, actor=SYSTEM)
         console.print(
             f"Programma {result.report.programme_code} is "
             f"{'bijgewerkt' if result.report.changed else 'actueel'}."
@@ -267,6 +286,7 @@ def start(now: NowOption = None) -> None:
 cli_rules.register(app)
 cli_mail.register(app)
 cli_ops.register(app)
+cli_read.register(app)
 
 
 def main() -> None:

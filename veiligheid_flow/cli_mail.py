@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from veiligheid_flow import usecases
+from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.cli_ops import report_run
 from veiligheid_flow.cli_support import (
     JsonOption,
@@ -60,9 +61,7 @@ def serve(
     )
 
     with app_context() as ctx:
-        result = usecases.load(
-            ctx, ctx.settings.programme, now=system_clock(), actor="veiligheid serve"
-        )
+        result = usecases.load(ctx, ctx.settings.programme, now=system_clock(), actor=SYSTEM)
         console.print(
             f"Programma {result.report.programme_code} geladen; "
             f"berichten gaan naar {ctx.settings.smtp_host or ctx.settings.mail_dir}."

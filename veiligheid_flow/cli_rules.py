@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ from veiligheid_flow.cli_support import (
     print_json,
 )
 from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
+from veiligheid_flow.errors import DomainError
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.rules.facts import FACTS
 
@@ -30,6 +32,17 @@ priority_app = typer.Typer(no_args_is_help=True, help="Prioriteit door de portef
 case_app = typer.Typer(no_args_is_help=True, help="Wettelijke zaken met een wettelijke termijn.")
 
 ByHolder = Annotated[str, typer.Option("--by", help="Portefeuillehouder: e-mail, id of titel.")]
+ByAuthority = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Burgemeester of gemandateerde (bv. AOV): e-mail, id of 'burgemeester'."
+    ),
+]
+ByCoordinator = Annotated[str, typer.Option("--by", help="Coördinator: e-mail of id.")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Toon wat er zou gebeuren; leg niets vast.")
+]
+Yes = Annotated[bool, typer.Option("--yes", help="Bevestig een crisis voor de hele gemeente.")]
 ByPerson = Annotated[
     str, typer.Option("--by", help="Wie dit doet: e-mail of id (medewerker, portefeuillehouder).")
 ]
@@ -54,14 +67,35 @@ def _impact(title: str, impact: usecases.Impact) -> None:
         f"{resumed} hervat, {handed} andere verantwoordelijke, {moved} nieuwe deadline, "
         f"{at_risk} met termijnagenda in gevaar."
     )
+    labels = {
+        "paused": "Stil",
+        "handed_over": "Naar de achtervang",
+        "council_at_risk": "Termijnagenda in gevaar",
+    }
+    for kind, titles in impact.titles.items():
+        if titles:
+            console.print(f"  {labels[kind]}: {'; '.join(titles)}", highlight=False)
+    if impact.dry_run:
+        console.print("Proefdraai: er is niets vastgelegd.")
+
+
+def _confirm_whole(impact: usecases.Impact) -> None:
+    """A crisis over the whole municipality: ask in a terminal; elsewhere ask for --yes."""
+    where = ", ".join(impact.municipalities)
+    if not sys.stdin.isatty():
+        raise DomainError(
+            f"Deze crisis legt het geplande werk van heel gemeente {where} stil; "
+            "voeg --yes toe om dat te bevestigen (er is niets vastgelegd)."
+        )
+    typer.confirm(f"Al het geplande werk van gemeente {where} stilleggen?", abort=True)
 
 
 @crisis_app.command("declare")
 @friendly_errors
 def crisis_declare(
     title: str,
-    by: ByHolder,
-    grip: Annotated[int, typer.Option(help="GRIP-niveau 0-5.")] = 1,
+    by: ByAuthority,
+    grip: Annotated[int, typer.Option(help="GRIP-niveau 0-5 (verplicht).")],
     theme: Themes = None,
     staff: Staff = None,
     expected_days: Annotated[int | None, typer.Option(help="Verwachte duur in werkdagen.")] = None,
@@ -72,21 +106,36 @@ def crisis_declare(
             "crisis. Standaard de gemeente van de portefeuillehouder."
         ),
     ] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
     now: NowOption = None,
 ) -> None:
     """Leg een crisis vast: gepland werk binnen de reikwijdte ligt stil."""
+    moment = now_from(now)
+    whole = not theme and not staff
     with app_context() as ctx:
-        impact = usecases.declare_crisis(
-            ctx,
-            title,
-            grip=grip,
-            by=by,
-            now=now_from(now),
-            themes=theme or [],
-            staff=staff or [],
-            expected_days=expected_days,
-            municipalities=municipality or [],
-        )
+
+        def declare(trial: bool) -> usecases.Impact:
+            return usecases.declare_crisis(
+                ctx,
+                title,
+                grip=grip,
+                by=by,
+                now=moment,
+                themes=theme or [],
+                staff=staff or [],
+                expected_days=expected_days,
+                municipalities=municipality or [],
+                dry_run=trial,
+            )
+
+        if dry_run or (whole and not yes):
+            preview = declare(True)  # refuses a wrong actor or input before anything is asked
+            _impact("Proefdraai nieuwe crisis", preview)
+            if dry_run:
+                return
+            _confirm_whole(preview)
+        impact = declare(False)
     _impact(f"Crisis {impact.subject_id} vastgelegd", impact)
     _announce(impact.subject_id, "declared")
 
@@ -95,24 +144,35 @@ def crisis_declare(
 @friendly_errors
 def crisis_update(
     crisis_id: int,
-    by: ByHolder,
+    by: ByAuthority,
     theme: Themes = None,
     staff: Staff = None,
-    grip: Annotated[int | None, typer.Option()] = None,
+    grip: Annotated[int | None, typer.Option(help="Nieuw GRIP-niveau 0-5.")] = None,
+    dry_run: DryRun = False,
     now: NowOption = None,
 ) -> None:
     """Wijzig de reikwijdte of het GRIP-niveau van een lopende crisis."""
     with app_context() as ctx:
         impact = usecases.update_crisis(
-            ctx, crisis_id, by=by, now=now_from(now), themes=theme, staff=staff, grip=grip
+            ctx,
+            crisis_id,
+            by=by,
+            now=now_from(now),
+            themes=theme,
+            staff=staff,
+            grip=grip,
+            dry_run=dry_run,
         )
-    _impact(f"Crisis {crisis_id} bijgewerkt", impact)
+    title = f"Proefdraai crisis {crisis_id}" if dry_run else f"Crisis {crisis_id} bijgewerkt"
+    _impact(title, impact)
+    if dry_run:
+        return
     _announce(crisis_id, "updated")
 
 
 @crisis_app.command("end")
 @friendly_errors
-def crisis_end(crisis_id: int, by: ByHolder, now: NowOption = None) -> None:
+def crisis_end(crisis_id: int, by: ByAuthority, now: NowOption = None) -> None:
     """Beëindig een crisis: stilgelegd werk wordt hervat met verschoven deadlines."""
     with app_context() as ctx:
         impact = usecases.end_crisis(ctx, crisis_id, by=by, now=now_from(now))
@@ -126,7 +186,7 @@ def absence_add(
     person: str,
     from_: Annotated[str, typer.Option("--from")],
     to: Annotated[str, typer.Option()],
-    by: ByPerson,
+    by: ByCoordinator,
     reason: Annotated[str | None, typer.Option()] = None,
     now: NowOption = None,
 ) -> None:
@@ -146,7 +206,7 @@ def absence_add(
 
 @absence_app.command("cancel")
 @friendly_errors
-def absence_cancel(absence_id: int, by: ByPerson, now: NowOption = None) -> None:
+def absence_cancel(absence_id: int, by: ByCoordinator, now: NowOption = None) -> None:
     """Trek een afwezigheid in."""
     with app_context() as ctx:
         impact = usecases.cancel_absence(ctx, absence_id, by=by, now=now_from(now))

@@ -18,22 +18,44 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from veiligheid_flow import cli_dutch
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.clock import YEARS, parse_now
+from veiligheid_flow.clock import YEARS, parse_date, parse_now
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.problems import InputInvalid
 from veiligheid_flow.settings import Settings
+from veiligheid_flow.tasks.models import TaskStatus
+from veiligheid_flow.tasks.service import STATUS_LABELS, parse_status
 
+cli_dutch.install()  # before any app runs: Click's and Typer's own texts in Dutch
 console = Console()
 err_console = Console(stderr=True)
 
 NowOption = Annotated[
     str | None,
     typer.Option(
-        "--now", help="Tijdstip (ISO, bv. 2023-10-02T08:00; zonder zone: Europe/Amsterdam)."
+        "--now",
+        help="Tijdstip, bv. 2023-10-02T08:00 of '02-10-2023 08:00' (zonder zone: "
+        "Europe/Amsterdam).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON.")]
+def _status(text: str) -> TaskStatus:
+    try:
+        return parse_status(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+StatusOption = Annotated[
+    list[TaskStatus] | None,
+    typer.Option(
+        "--status",
+        parser=_status,
+        metavar="STATUS",
+        help="Status: open, 'in behandeling', gereed of vervallen (herhaalbaar).",
+    ),
+]
 MunicipalityOption = Annotated[
     str | None,
     typer.Option(
@@ -52,11 +74,11 @@ def now_from(value: str | None) -> datetime:
 
 
 def parse_day(value: str, flag: str) -> date:
-    """A JJJJ-MM-DD option value, or a clear error naming the option."""
+    """A JJJJ-MM-DD or DD-MM-JJJJ option value, or a clear error naming the option."""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)", param_hint=flag) from None
+        day = parse_date(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=flag) from None
     if day.year not in YEARS:
         raise typer.BadParameter(
             f"'{value}' ligt buiten {YEARS[0]}–{YEARS[-1]}", param_hint=flag
@@ -154,6 +176,28 @@ def app_context(migrate: bool = True) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+def report(as_json: bool, text: str, data: dict[str, Any]) -> None:
+    """What a write command did: one Dutch line, or (`--json`) the same as a JSON object."""
+    if as_json:
+        print_json(data)
+    else:
+        console.print(text, highlight=False)
+
+
+def task_report(task: Any, text: str, action: str) -> dict[str, Any]:
+    """The JSON a `task …` command reports: the task's state after the change."""
+    status = TaskStatus(task.status)
+    return {
+        "action": action,
+        "id": task.id,
+        "status": status.value,
+        "status_label": STATUS_LABELS[status],
+        "handed_over": task.handed_over,
+        "note": task.note,
+        "message": text,
+    }
 
 
 def print_json(data: Any) -> None:

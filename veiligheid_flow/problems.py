@@ -131,6 +131,61 @@ class InputInvalid(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+_OPENERS = {"flow sequence": ("[", "de lijst", "]"), "flow mapping": ("{", "het blok", "}")}
+
+
+def _char_at(text: str, mark: yaml.Mark | None) -> str:
+    lines = text.splitlines()
+    if mark is None or mark.line >= len(lines) or mark.column >= len(lines[mark.line]):
+        return ""
+    return lines[mark.line][mark.column]
+
+
+def yaml_syntax_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """libyaml's problem in Dutch, with a hint and where the unclosed bracket or quote began."""
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    start = exc.context_mark
+    began = f"regel {start.line + 1}, kolom {start.column + 1}" if start else "?"
+    for kind, (opener, what, closer) in _OPENERS.items():
+        if kind in context:
+            return (
+                f"'{opener}' op {began} is niet gesloten; sluit {what} met '{closer}' "
+                "(en zet een komma tussen de waarden)"
+            )
+    if "quoted scalar" in context:
+        quote = _char_at(text, start) or '"'
+        return (
+            f"aanhalingsteken op {began} is niet gesloten; sluit de tekst met '{quote}'"
+            + (" (een ' in de tekst schrijf je als '')" if quote == "'" else "")
+        )
+    if "mapping values are not allowed" in problem:
+        return (
+            "onverwachte ':'; zet tekst met ':' tussen aanhalingstekens, of controleer het "
+            "inspringen"
+        )
+    if "cannot start any token" in problem:
+        char = _char_at(text, exc.problem_mark)
+        if char == "\t":
+            return "tab gevonden; spring in met spaties, niet met tabs"
+        return f"teken '{char}' kan geen waarde beginnen; zet de tekst tussen aanhalingstekens"
+    if "could not find expected ':'" in problem:
+        return f"de sleutel op {began} mist een ':'; schrijf 'sleutel: waarde'"
+    if "expected '-' indicator" in problem:
+        return f"verwacht een '-' zoals in de lijst op {began}; controleer het inspringen"
+    if "expected key" in problem or "expected <block end>" in problem:
+        return (
+            f"onverwacht teken in het blok dat op {began} begint; controleer het inspringen, "
+            "of zet de tekst tussen aanhalingstekens"
+        )
+    if "undefined alias" in problem or "alias" in context:
+        return "YAML-verwijzing (*naam) is niet toegestaan; schrijf de waarde voluit"
+    if "unexpected end of stream" in problem:
+        return f"onverwacht einde van het bestand (begonnen op {began})"
+    if "expected <document start>" in problem or "document" in context:
+        return "onverwachte inhoud na het document; één document per bestand, zonder '---' ertussen"
+    return f"het bestand is geen geldige YAML ({problem or exc})"
+
+
 def format_path(parts: Iterable[str | int]) -> str:
     text = ""
     for part in parts:
@@ -154,7 +209,7 @@ class PositionedYaml:
             raise InputInvalid([self._at(exc.mark, exc.message)]) from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            reason = exc.problem or str(exc)
+            reason = yaml_syntax_message(exc, text)
             raise InputInvalid([self._at(mark, f"YAML-syntaxfout: {reason}")]) from None
         finally:
             loader.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit.models import AuditEntry
-from veiligheid_flow.authority import check_label
+from veiligheid_flow.authority import Actor, require_loader
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
@@ -50,13 +50,14 @@ class LoadResult:
     municipality: str
 
 
-def load(app: App, path: Path, *, now: datetime, actor: str) -> LoadResult:
-    """Validate, load and evaluate the rules in one transaction; nothing changes on error."""
-    actor = check_label(actor)
+def load(app: App, path: Path, *, now: datetime, actor: str | Actor) -> LoadResult:
+    """Validate, load and evaluate the rules in one transaction; nothing changes on error.
+    `actor`: a coordinator of the file's municipality (`authority.require_loader`) or SYSTEM."""
     book = app.rulebook()
     loaded = read_programme(path, known_case_types=set(book.cases))
     with app.unit_of_work() as session:
-        report = load_programme(loaded, session=session, now=now, actor=actor)
+        who = require_loader(session, loaded.spec, actor)
+        report = load_programme(loaded, session=session, now=now, actor=who.label)
         evaluation = rules_service.evaluate(
             session=session,
             now=now,
@@ -110,7 +111,13 @@ def week_tasks(
 
 
 def change_status(
-    app: App, task_id: int, to: TaskStatus, *, by: str, now: datetime, note: str | None = None
+    app: App,
+    task_id: int,
+    to: TaskStatus,
+    *,
+    by: str | Actor,
+    now: datetime,
+    note: str | None = None,
 ) -> Task:
     book = app.rulebook()
     with app.unit_of_work() as session:
@@ -126,7 +133,7 @@ def change_status(
     return task
 
 
-def reassign(app: App, task_id: int, *, by: str, now: datetime, reason: str | None) -> Task:
+def reassign(app: App, task_id: int, *, by: str | Actor, now: datetime, reason: str | None) -> Task:
     book = app.rulebook()
     with app.unit_of_work() as session:
         task = task_service.reassign_to_backup(
@@ -150,16 +157,53 @@ class Impact:
 
     subject_id: int
     changes: list[rules_service.Change]
+    dry_run: bool = False
+    municipalities: list[str] = field(default_factory=list)
+    # Per kind (paused, handed_over, council_at_risk): the first titles, for a preview.
+    titles: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None):  # type: ignore[no-untyped-def]
+IMPACT_KINDS = {
+    "paused": lambda c: c.after.get("paused") is True,
+    "handed_over": lambda c: "responsible_id" in c.after,
+    "council_at_risk": lambda c: "council_at_risk" in (c.after.get("flags") or []),
+}
+
+
+def _titles(session: Session, changes: list[rules_service.Change], first: int = 3):  # type: ignore[no-untyped-def]
+    ids = {kind: [c.task_id for c in changes if test(c)] for kind, test in IMPACT_KINDS.items()}
+    wanted = sorted({i for chosen in ids.values() for i in chosen[:first]})
+    names = dict(session.execute(select(Task.id, Task.title).where(Task.id.in_(wanted))).all())
+    return {kind: [names[i] for i in chosen[:first]] for kind, chosen in ids.items()}
+
+
+@contextmanager
+def _transaction(app: App, dry_run: bool) -> Iterator[Session]:
+    """The unit of work, or with `dry_run` a transaction that is always rolled back."""
+    if not dry_run:
+        with app.unit_of_work() as session:
+            yield session
+        return
+    session = app.sessions()
+    try:
+        session.begin()
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def _with_rules(  # type: ignore[no-untyped-def]
+    app: App, now: datetime, action, crisis_event: str | None = None, dry_run: bool = False
+):
     """Run `action`, re-evaluate the tasks it can touch and (for a crisis) queue the notices:
-    one transaction. `action(session, book)` returns (subject, Scope).
+    one transaction. `action(session, book)` returns (subject, Scope). With `dry_run` the same
+    runs in a transaction that is rolled back: the Impact says what would happen.
 
     The rules are brought up to `now` first, so the changes reported (and mailed) are the ones
     the action caused, not those the mere passing of time would have made anyway."""
     book = app.rulebook()
-    with app.unit_of_work() as session:
+    with _transaction(app, dry_run) as session:
         rules_service.evaluate(session=session, now=now, book=book)
         subject, scope, *bulk = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book, scope=scope)
@@ -170,12 +214,16 @@ def _with_rules(app: App, now: datetime, action, crisis_event: str | None = None
             *report.changes,
         ]
         subject_id = subject.id if subject is not None else 0
+        impact = Impact(subject_id, changes, dry_run=dry_run)
         if crisis_event:
+            impact.municipalities = list(subject.municipalities)
+            impact.titles = _titles(session, changes)
+        if crisis_event and not dry_run:
             drafts = compose.crisis_notices(
                 session, now=now, crisis_id=subject_id, event=crisis_event, changes=changes
             )
             compose.enqueue(session, drafts, now=now)
-    return Impact(subject_id, changes)
+    return impact
 
 
 def _crisis_action(run, bulk=None):  # type: ignore[no-untyped-def]
@@ -229,12 +277,13 @@ def declare_crisis(
     title: str,
     *,
     grip: int,
-    by: str,
+    by: str | Actor,
     now: datetime,
     themes: list[str],
     staff: list[str],
     expected_days: int | None,
     municipalities: list[str] | None = None,
+    dry_run: bool = False,
 ) -> Impact:
     def action(session, book):  # type: ignore[no-untyped-def]
         return crisis_service.declare(
@@ -252,18 +301,21 @@ def declare_crisis(
             calendar=municipal_calendar(session),
         )
 
-    return _with_rules(app, now, _crisis_action(action, setbased.pause), crisis_event="declare")
+    return _with_rules(
+        app, now, _crisis_action(action, setbased.pause), crisis_event="declare", dry_run=dry_run
+    )
 
 
 def update_crisis(
     app: App,
     crisis_id: int,
     *,
-    by: str,
+    by: str | Actor,
     now: datetime,
     themes: list[str] | None,
     staff: list[str] | None,
     grip: int | None,
+    dry_run: bool = False,
 ) -> Impact:
     def action(session, _book):  # type: ignore[no-untyped-def]
         before = rules_service.crisis_scope(crisis_service.get_crisis(session, crisis_id))
@@ -278,10 +330,11 @@ def update_crisis(
         )
         return crisis, before | rules_service.crisis_scope(crisis)
 
-    return _with_rules(app, now, action, crisis_event=f"update-{now:%Y%m%dT%H%M%S}")
+    event = f"update-{now:%Y%m%dT%H%M%S}"
+    return _with_rules(app, now, action, crisis_event=event, dry_run=dry_run)
 
 
-def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
+def end_crisis(app: App, crisis_id: int, *, by: str | Actor, now: datetime) -> Impact:
     return _with_rules(
         app,
         now,
@@ -296,7 +349,14 @@ def end_crisis(app: App, crisis_id: int, *, by: str, now: datetime) -> Impact:
 
 
 def add_absence(
-    app: App, person: str, *, start: date, end: date, by: str, now: datetime, reason: str | None
+    app: App,
+    person: str,
+    *,
+    start: date,
+    end: date,
+    by: str | Actor,
+    now: datetime,
+    reason: str | None,
 ) -> Impact:
     return _with_rules(
         app,
@@ -309,7 +369,7 @@ def add_absence(
     )
 
 
-def cancel_absence(app: App, absence_id: int, *, by: str, now: datetime) -> Impact:
+def cancel_absence(app: App, absence_id: int, *, by: str | Actor, now: datetime) -> Impact:
     return _with_rules(
         app,
         now,
@@ -322,7 +382,7 @@ def cancel_absence(app: App, absence_id: int, *, by: str, now: datetime) -> Impa
 
 
 def set_priority(
-    app: App, task_id: int, *, tier: int, by: str, reason: str, now: datetime
+    app: App, task_id: int, *, tier: int, by: str | Actor, reason: str, now: datetime
 ) -> Impact:
     return _with_rules(
         app,
@@ -336,7 +396,7 @@ def set_priority(
     )
 
 
-def clear_priority(app: App, task_id: int, *, by: str, now: datetime) -> Impact:
+def clear_priority(app: App, task_id: int, *, by: str | Actor, now: datetime) -> Impact:
     return _with_rules(
         app,
         now,
@@ -354,7 +414,7 @@ def open_case(
     case_type: str,
     *,
     event_day: date,
-    by: str,
+    by: str | Actor,
     now: datetime,
     reference: str | None,
     extended: bool,

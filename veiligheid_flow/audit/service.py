@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.audit.models import AuditEntry
@@ -110,3 +110,19 @@ def entries(
         query = query.order_by(None).order_by(AuditEntry.id.desc()).limit(limit)
         return list(reversed(session.scalars(query).all()))
     return list(session.scalars(query).all())
+
+
+def page_of(
+    *, session: Session, where: Sequence[ColumnElement[bool]], limit: int, page: int
+) -> tuple[list[AuditEntry], int]:
+    """Page `page` (1 = the newest) of `limit` entries matching every condition in `where`,
+    oldest first within the page, and the number of matching entries."""
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
+    query = (
+        select(AuditEntry)
+        .where(*where)
+        .order_by(AuditEntry.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
+    return list(reversed(session.scalars(query).all())), total

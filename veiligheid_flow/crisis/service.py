@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
-from veiligheid_flow.authority import require_serves, require_shares, resolve_actor
+from veiligheid_flow.authority import (
+    Actor,
+    Role,
+    require_role,
+    require_shares,
+    resolve_actor,
+)
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride
 from veiligheid_flow.errors import DomainError, NotFound
@@ -109,7 +115,7 @@ def declare(
     session: Session,
     title: str,
     grip: int,
-    by: str,
+    by: str | Actor,
     now: datetime,
     themes: Sequence[str] = (),
     staff: Sequence[str] = (),
@@ -123,16 +129,14 @@ def declare(
     _check_grip(grip)
     title = _check_title(title)
     first = municipalities[0] if len(municipalities) == 1 else None
-    holder = resolve_holder(session, by, first)
-    codes = _check_municipalities(
-        session, municipalities or [session.get(Programme, holder.programme_id).municipality_code]
-    )
-    require_serves(session, holder.email, codes, "daar een crisis vastleggen")
+    actor = resolve_actor(session, by, first)
+    codes = _check_municipalities(session, municipalities or [_home(actor)])
+    require_role(actor, Role.CRISIS, codes, "daar een crisis vastleggen")
     start = local_date(now)
     crisis = Crisis(
         title=title,
         grip=grip,
-        declared_by=holder.email,
+        declared_by=actor.label,
         declared_at=now,
         expected_end=calendar.add_working_days(start, expected_days),
         municipalities=codes,
@@ -144,7 +148,7 @@ def declare(
     audit.record(
         session=session,
         at=now,
-        actor=holder.email,
+        actor=actor.label,
         action="crisis.declare",
         object_type="crisis",
         object_id=crisis.id,
@@ -184,6 +188,23 @@ def _crisis_dict(crisis: Crisis) -> dict[str, object]:
     }
 
 
+def _home(actor: Actor) -> str:
+    """The one municipality where `actor` is crisis authority (the default scope)."""
+    mine = sorted(code for code in actor.municipalities if actor.has(Role.CRISIS, code))
+    if len(mine) == 1:
+        return mine[0]
+    if mine:
+        raise DomainError(
+            f"{actor.label} is crisisbevoegd in {', '.join(mine)}: geef --municipality"
+        )
+    if actor.municipalities:
+        return min(actor.municipalities)  # refused by the role check, with its name
+    raise DomainError(
+        f"Alleen de {Role.CRISIS.value} van een gemeente mag een crisis vastleggen; "
+        f"{actor.label} is dat niet."
+    )
+
+
 def _only(crisis: Crisis) -> str | None:
     return crisis.municipalities[0] if len(crisis.municipalities) == 1 else None
 
@@ -199,7 +220,7 @@ def update_scope(
     *,
     session: Session,
     crisis_id: int,
-    by: str,
+    by: str | Actor,
     now: datetime,
     themes: Sequence[str] | None = None,
     staff: Sequence[str] | None = None,
@@ -208,8 +229,8 @@ def update_scope(
     crisis = get_crisis(session, crisis_id)
     if crisis.ended_at is not None:
         raise DomainError(f"crisis {crisis_id} is al beëindigd")
-    holder = resolve_holder(session, by, _only(crisis))
-    require_serves(session, holder.email, crisis.municipalities, "deze crisis wijzigen")
+    actor = resolve_actor(session, by, _only(crisis))
+    require_role(actor, Role.CRISIS, crisis.municipalities, "deze crisis wijzigen")
     if grip is not None:
         _check_grip(grip)
     before = _crisis_dict(crisis)
@@ -223,7 +244,7 @@ def update_scope(
     audit.record(
         session=session,
         at=now,
-        actor=holder.email,
+        actor=actor.label,
         action="crisis.update",
         object_type="crisis",
         object_id=crisis.id,
@@ -233,19 +254,19 @@ def update_scope(
     return crisis
 
 
-def end(*, session: Session, crisis_id: int, by: str, now: datetime) -> Crisis:
+def end(*, session: Session, crisis_id: int, by: str | Actor, now: datetime) -> Crisis:
     crisis = get_crisis(session, crisis_id)
     if crisis.ended_at is not None:
         raise DomainError(f"crisis {crisis_id} is al beëindigd")
     if now < crisis.declared_at:
         raise DomainError("een crisis kan niet eindigen vóór ze begon")
-    holder = resolve_holder(session, by, _only(crisis))
-    require_serves(session, holder.email, crisis.municipalities, "deze crisis beëindigen")
-    crisis.ended_at, crisis.ended_by = now, holder.email
+    actor = resolve_actor(session, by, _only(crisis))
+    require_role(actor, Role.CRISIS, crisis.municipalities, "deze crisis beëindigen")
+    crisis.ended_at, crisis.ended_by = now, actor.label
     audit.record(
         session=session,
         at=now,
-        actor=holder.email,
+        actor=actor.label,
         action="crisis.end",
         object_type="crisis",
         object_id=crisis.id,
@@ -261,21 +282,21 @@ def add_absence(
     person: str,
     start: date,
     end: date,
-    by: str,
+    by: str | Actor,
     now: datetime,
     reason: str | None = None,
 ) -> Absence:
     if end < start:
         raise DomainError("de einddatum van de afwezigheid ligt vóór de begindatum")
+    actor = resolve_actor(session, by)
     email = resolve_person(session, person)
-    by = resolve_actor(session, by)
-    require_shares(session, by, email, "afwezigheid vastleggen")
+    require_shares(actor, resolve_actor(session, email), Role.COORDINATOR, "afwezigheid vastleggen")
     absence = Absence(
         email=email,
         start=start,
         end=end,
         reason=reason,
-        created_by=by,
+        created_by=actor.label,
         created_at=now,
         cancelled=False,
     )
@@ -284,7 +305,7 @@ def add_absence(
     audit.record(
         session=session,
         at=now,
-        actor=by,
+        actor=actor.label,
         action="absence.add",
         object_type="absence",
         object_id=absence.id,
@@ -293,17 +314,20 @@ def add_absence(
     return absence
 
 
-def cancel_absence(*, session: Session, absence_id: int, by: str, now: datetime) -> Absence:
+def cancel_absence(
+    *, session: Session, absence_id: int, by: str | Actor, now: datetime
+) -> Absence:
     absence = session.get(Absence, absence_id)
     if absence is None or absence.cancelled:
         raise NotFound(f"afwezigheid {absence_id} bestaat niet (meer)")
-    by = resolve_actor(session, by)
-    require_shares(session, by, absence.email, "afwezigheid intrekken")
+    actor = resolve_actor(session, by)
+    absent = resolve_actor(session, absence.email)
+    require_shares(actor, absent, Role.COORDINATOR, "afwezigheid intrekken")
     absence.cancelled = True
     audit.record(
         session=session,
         at=now,
-        actor=by,
+        actor=actor.label,
         action="absence.cancel",
         object_type="absence",
         object_id=absence.id,
@@ -314,7 +338,7 @@ def cancel_absence(*, session: Session, absence_id: int, by: str, now: datetime)
 
 
 def set_priority(
-    *, session: Session, task_id: int, tier: int, by: str, reason: str, now: datetime
+    *, session: Session, task_id: int, tier: int, by: str | Actor, reason: str, now: datetime
 ) -> PriorityOverride:
     """A portfolio holder of the task's theme sets its tier; this wins over the tables."""
     if not 1 <= tier <= 9:
@@ -322,21 +346,18 @@ def set_priority(
     if not reason.strip():
         raise DomainError("geef een reden (--reason)")
     task = get_task(session=session, task_id=task_id)
-    holder = resolve_holder(session, by, task.programme.municipality_code)
-    if holder.email not in {h.email for h in task.theme.holders}:
-        names = ", ".join(h.name for h in task.theme.holders)
-        raise DomainError(f"alleen de portefeuillehouder(s) van dit thema ({names}) kunnen dit")
+    actor = _theme_holder(session, task, by, "de prioriteit van deze taak zetten")
     previous = _active_override(session, task_id)
     if previous:
         previous.active = False
     override = PriorityOverride(
-        task_id=task_id, tier=tier, by=holder.email, reason=reason, at=now, active=True
+        task_id=task_id, tier=tier, by=actor.label, reason=reason, at=now, active=True
     )
     session.add(override)
     audit.record(
         session=session,
         at=now,
-        actor=holder.email,
+        actor=actor.label,
         action="priority.set",
         object_type="task",
         object_id=task_id,
@@ -347,23 +368,38 @@ def set_priority(
     return override
 
 
-def clear_priority(*, session: Session, task_id: int, by: str, now: datetime) -> None:
+def clear_priority(*, session: Session, task_id: int, by: str | Actor, now: datetime) -> None:
+    task = get_task(session=session, task_id=task_id)
+    actor = _theme_holder(session, task, by, "de prioriteit van deze taak weghalen")
     previous = _active_override(session, task_id)
     if previous is None:
         raise DomainError(f"taak {task_id} heeft geen prioriteit van een portefeuillehouder")
-    task = get_task(session=session, task_id=task_id)
-    holder = resolve_holder(session, by, task.programme.municipality_code)
     previous.active = False
     audit.record(
         session=session,
         at=now,
-        actor=holder.email,
+        actor=actor.label,
         action="priority.clear",
         object_type="task",
         object_id=task_id,
         before={"tier": previous.tier},
         after=None,
     )
+
+
+def _theme_holder(session: Session, task: Any, by: str | Actor, action: str) -> Actor:
+    """A portfolio holder of the task's theme, serving the task's municipality."""
+    code = task.programme.municipality_code
+    actor = resolve_actor(session, by, None if isinstance(by, Actor) else code)
+    require_role(actor, Role.HOLDER, [code], action)
+    holders = task.theme.holders
+    if actor.email not in {h.email for h in holders}:
+        names = ", ".join(f"{h.name} ({h.email})" for h in holders)
+        raise DomainError(
+            f"Alleen de portefeuillehouder van thema {task.theme.code} ({names}) mag {action}; "
+            f"{actor.label} is dat niet."
+        )
+    return actor
 
 
 def _active_override(session: Session, task_id: int) -> PriorityOverride | None:

@@ -15,6 +15,7 @@ from veiligheid_flow.programme.schema import (
     HolderSpec,
     PersonSpec,
     ProgrammeSpec,
+    RolesSpec,
     SharedThemeSpec,
     ThemeSpec,
 )
@@ -35,6 +36,7 @@ class IndexedProgramme:
         default_factory=list
     )
     shared: list[tuple[int, SharedThemeSpec]] = field(default_factory=list)
+    roles: RolesSpec | None = None
     # Ids present in the file even where the item itself is invalid (no false "unknown" errors).
     person_ids: set[str] = field(default_factory=set)
     holder_ids: set[str] = field(default_factory=set)
@@ -89,6 +91,11 @@ def _references(
         if key is not None and key not in people:
             yield path, f"onbekende persoon '{key}' (niet in 'people')"
 
+    for role, ids in (doc.roles or RolesSpec()):
+        for k, key in enumerate(ids):
+            yield from person(("roles", role, k), key)
+            if key in ids[:k]:
+                yield ("roles", role, k), f"'{key}' staat er twee keer"
     for i, item in doc.council_items:
         if item.holder not in holders:
             yield ("council_items", i, "holder"), f"onbekende portefeuillehouder '{item.holder}'"

@@ -78,10 +78,11 @@ def _calendar_shift(first_year: int, last_year: int) -> int:
     """The largest number of years that maps first_year−1 … last_year+1 onto years with the
     same calendars, below 9999 (400 always does: the Gregorian calendar repeats after it)."""
     years = range(first_year - 1, last_year + 2)
-    for shift in range(MAXYEAR - 1 - years[-1], 0, -1):
-        if all(_calendar(y) == _calendar(y + shift) for y in years):
-            return shift
-    return 0
+    return next(
+        shift
+        for shift in range(MAXYEAR - 1 - years[-1], 0, -1)
+        if all(_calendar(y) == _calendar(y + shift) for y in years)
+    )
 
 
 def _calendar(year: int) -> tuple[int, bool]:

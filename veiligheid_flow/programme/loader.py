@@ -22,6 +22,7 @@ from veiligheid_flow.programme.schema import (
     PersonSpec,
     ProgrammeFile,
     ProgrammeSpec,
+    RolesSpec,
     SharedThemeSpec,
     ThemeSpec,
 )
@@ -72,6 +73,7 @@ def _valid_parts(data: Any) -> IndexedProgramme:
     doc.meetings = _many(CouncilMeetingSpec, data.get("council_meetings"))
     doc.council_items = _many(CouncilItemSpec, data.get("council_items"))
     doc.shared = _many(SharedThemeSpec, data.get("shared_themes"))
+    doc.roles = _one(RolesSpec, data.get("roles") or {})
     doc.person_ids = _raw_ids(data.get("people"), "id")
     doc.holder_ids = _raw_ids(data.get("portfolio_holders"), "id")
     doc.item_codes = _raw_ids(data.get("council_items"), "code")

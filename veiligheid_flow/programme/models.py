@@ -44,6 +44,8 @@ class Programme(Base):
     source_file: Mapped[str] = mapped_column(Text)
     digest: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # {"coordinators": [person keys], "crisis_delegates": [person keys]} from the file's `roles`.
+    roles: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
     themes: Mapped[list[Theme]] = relationship(back_populates="programme", order_by="Theme.id")
 

@@ -215,6 +215,17 @@ class SharedThemeSpec(Strict):
     holders: list[Key] = Field(min_length=1, description="our portfolio holders for it")
 
 
+class RolesSpec(Strict):
+    """Who acts for the municipality beyond their own tasks (person ids from 'people')."""
+
+    coordinators: list[Key] = Field(
+        default=[], description="any task of the municipality, absences, loading the file"
+    )
+    crisis_delegates: list[Key] = Field(
+        default=[], description="declare, update and end crises, beside the mayor"
+    )
+
+
 def municipality_code(name: str) -> str:
     """'Gooise Meren' → 'gooise-meren': the short code filters and crisis scopes use."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
@@ -242,3 +253,4 @@ class ProgrammeFile(Strict):
     council_items: list[CouncilItemSpec] = []
     themes: list[ThemeSpec] = Field(min_length=1)
     shared_themes: list[SharedThemeSpec] = []
+    roles: RolesSpec = RolesSpec()

@@ -119,12 +119,14 @@ def load_programme(
             "end": spec.programme.end,
             "non_working_days": sorted(d.isoformat() for d in spec.non_working_days),
             "submission_working_days": spec.defaults.submission_working_days,
-            "source_file": loaded.source,
             "digest": loaded.digest,
+            "roles": spec.roles.model_dump(),
         }
-        | ({"loaded_at": now} if existing is None else {}),
+        # The path a file was read from is recorded, but it is no change of the programme.
+        | ({"loaded_at": now, "source_file": loaded.source} if existing is None else {}),
         "programme",
     )
+    programme.source_file = loaded.source
     people = _sync_people(ctx, programme, spec)
     holders = _sync_holders(ctx, programme, spec)
     _sync_meetings(ctx, programme, spec)

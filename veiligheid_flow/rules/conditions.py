@@ -99,22 +99,12 @@ Condition = Annotated[
 ]
 
 
-def evaluate(cond: Condition, facts: Mapping[str, Any]) -> bool:
-    if isinstance(cond, All):
-        return all(evaluate(c, facts) for c in cond.all)
-    if isinstance(cond, AnyOf):
-        return any(evaluate(c, facts) for c in cond.any)
-    if isinstance(cond, Not):
-        return not evaluate(cond.not_, facts)
-    return compare(cond.op, facts[cond.fact], cond.value)
-
-
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
 def compile_condition(cond: Condition) -> Predicate:
-    """The condition as a function of the facts: the same answers as `evaluate`, without
-    walking the tree for every task."""
+    """The condition as a function of the facts, built once instead of walking the tree for
+    every task; each comparison means what `compare` says."""
     if isinstance(cond, All):
         parts = [compile_condition(c) for c in cond.all]
         return lambda facts: all(part(facts) for part in parts)
@@ -125,18 +115,12 @@ def compile_condition(cond: Condition) -> Predicate:
         inner = compile_condition(cond.not_)
         return lambda facts: not inner(facts)
     op, fact, value = cond.op, cond.fact, cond.value
-    if op == "in":
-        return lambda facts: facts[fact] in value
-    if op == "not_in":
-        return lambda facts: facts[fact] not in value
-    if op == "eq":
-        return lambda facts: facts[fact] == value
-    if op == "ne":
-        return lambda facts: facts[fact] != value
     return lambda facts: compare(op, facts[fact], value)
 
 
 def compare(op: Op, left: Any, right: Any) -> bool:
+    """`left` (a fact's value) against `right` (a rule's constant, never null: `Compare`
+    refuses it)."""
     if op == "in":
         return left in right
     if op == "not_in":
@@ -145,9 +129,15 @@ def compare(op: Op, left: Any, right: Any) -> bool:
         return left == right
     if op == "ne":
         return left != right
-    if left is None or right is None:
+    if left is None:
         return False  # an unknown value satisfies no ordering
-    return {"lt": left < right, "le": left <= right, "gt": left > right, "ge": left >= right}[op]
+    if op == "lt":
+        return left < right
+    if op == "le":
+        return left <= right
+    if op == "gt":
+        return left > right
+    return left >= right
 
 
 def partial(cond: Condition, known: Mapping[str, Any]) -> bool | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from veiligheid_flow.rules.conditions import facts_of
-from veiligheid_flow.rules.facts import TaskSnapshot, World, task_facts
-from veiligheid_flow.rules.tables import Rule, RuleBook
+from veiligheid_flow.rules.facts import NEVER_PAUSED, TaskSnapshot, World, task_facts
+from veiligheid_flow.rules.tables import CrisisShift, Rule, RuleBook
+from veiligheid_flow.workdays import WorkCalendar
 
-STATUTORY_GUARD = "VAST-WETTELIJK-NOOIT-PAUZE"
+STATUTORY_GUARD = NEVER_PAUSED.rule_id
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,15 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
     rule, step = _first(book, "pause", facts)
     paused = bool(rule and rule.then["pause"])
     steps += [step] if step else []
-    if paused and task.statutory:
+    if paused and NEVER_PAUSED.holds(facts):
         paused = False
         steps.append(
             Step(
                 "pause",
-                STATUTORY_GUARD,
-                1,
-                "Een wettelijke taak wordt nooit gepauzeerd.",
-                {"task.statutory": True},
+                NEVER_PAUSED.rule_id,
+                NEVER_PAUSED.version,
+                NEVER_PAUSED.reason,
+                {NEVER_PAUSED.fact: True},
             )
         )
     paused_by = tuple(sorted(c.id for c in world.crises if c.touches(task))) if paused else ()
@@ -113,18 +115,28 @@ def decide(task: TaskSnapshot, world: World, book: RuleBook) -> Decision:
     return Decision(tier, paused, paused_by, responsible, due, tuple(flags), tuple(steps))
 
 
+def shifted_due(
+    shift: CrisisShift, calendar: WorkCalendar, planned: date, paused: Iterable[tuple[date, date]]
+) -> tuple[date, int]:
+    """The due-date shift after a pause, the one definition (the engine's and the set-based
+    path's): `planned` moved by the working days in the (first, last) periods the task lay
+    still, both days included, overlaps once. With the count; (planned, 0) when switched off."""
+    if not shift.enabled:
+        return planned, 0
+    days: set[date] = set()
+    for first, last in paused:
+        days.update(first + timedelta(n) for n in range((last - first).days + 1))
+    count = sum(1 for d in days if calendar.is_working_day(d))
+    return calendar.add_working_days(planned, count), count
+
+
 def _shifted_due(task: TaskSnapshot, world: World, book: RuleBook) -> tuple[date, Step | None]:
     """Planned due date moved by the working days the task lay still in ended crises."""
     shift = book.settings.crisis_shift
-    if not shift.enabled or not task.ended_pauses:
-        return task.planned_due, None
-    days: set[date] = set()
-    for _, first, last in task.ended_pauses:
-        days.update(first + timedelta(n) for n in range((last - first).days + 1))
-    count = sum(1 for d in days if world.calendar.is_working_day(d))
+    periods = [(first, last) for _, first, last in task.ended_pauses]
+    due, count = shifted_due(shift, world.calendar, task.planned_due, periods)
     if count == 0:
         return task.planned_due, None
-    due = world.calendar.add_working_days(task.planned_due, count)
     crises = sorted({cid for cid, _, _ in task.ended_pauses})
     return due, Step(
         "due",

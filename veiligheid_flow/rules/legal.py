@@ -31,7 +31,8 @@ def describe(term: Term) -> str:
         (term.weeks, "week", "weken"),
         (term.days, "dag", "dagen"),
     ]
-    return " + ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n) or "0 dagen"
+    # never empty: a Term has at least one day, week or month
+    return " + ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
 
 
 def legal_deadline(case: CaseType, event_day: date, *, extended: bool = False) -> LegalDeadline:

@@ -341,25 +341,17 @@ def _date_clauses(
 
 
 def crisis_scope(crisis: Crisis) -> Scope:
-    """Every task a crisis can touch: as CrisisFacts.touches, plus tasks whose backup is on
-    crisis duty and tasks it paused before (its scope may have shrunk since)."""
-    municipal = select(Programme.id)
-    if crisis.municipalities:
-        municipal = municipal.where(Programme.municipality_code.in_(crisis.municipalities))
-    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
-    where: list[ColumnElement[bool]] = [
-        Task.owner_id.in_(staff),
-        Task.backup_id.in_(staff),
-        Task.id.in_(select(TaskPause.task_id).where(TaskPause.crisis_id == crisis.id)),
-    ]
-    if crisis.themes:
-        themes = select(Theme.id).where(
-            Theme.code.in_(crisis.themes), Theme.programme_id.in_(municipal)
+    """Every task a crisis can touch: CrisisFacts.touching (the SQL of `touches`), plus tasks
+    whose backup is on crisis duty and tasks it paused before (its scope may have shrunk)."""
+    facts = crisis_facts(crisis)
+    paused = select(TaskPause.task_id).where(TaskPause.crisis_id == crisis.id)
+    return Scope(
+        where=(
+            *facts.touching(),
+            Task.backup_id.in_(facts.staff_ids()),
+            Task.id.in_(paused),
         )
-        where.append(Task.theme_id.in_(themes))
-    elif not crisis.staff:
-        where.append(Task.programme_id.in_(municipal))
-    return Scope(where=tuple(where))
+    )
 
 
 TASK_FACTS = (

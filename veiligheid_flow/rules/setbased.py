@@ -17,7 +17,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Integer,
     String,
@@ -31,7 +30,6 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    true,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -39,33 +37,19 @@ from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Crisis, TaskPause
-from veiligheid_flow.programme.models import Activity, CouncilItem, Person, Programme, Theme
+from veiligheid_flow.programme.models import CouncilItem, Programme
 from veiligheid_flow.rules.conditions import All, AnyOf, Compare, Condition, Not, compares
-from veiligheid_flow.rules.service import OPEN, RULES_ACTOR
+from veiligheid_flow.rules.engine import shifted_due
+from veiligheid_flow.rules.facts import NEVER_PAUSED, REGISTRY
+from veiligheid_flow.rules.service import OPEN, RULES_ACTOR, crisis_facts
 from veiligheid_flow.rules.tables import Rule, RuleBook
 from veiligheid_flow.rules.window import _first, thresholds
 from veiligheid_flow.tasks.models import Task
 from veiligheid_flow.workdays import WorkCalendar
 
-
-def _of_theme(column: Any) -> ColumnElement[Any]:
-    return select(column).where(Theme.id == Task.theme_id).scalar_subquery()
-
-
-# The facts a pause rule may read for the set-based path, as SQL over one task row.
-# crisis.in_scope is true for every task the crisis touches (the only ones considered).
+# The facts a pause rule may read for the set-based path: those with a SQL form (facts.REGISTRY).
 SQL_FACTS: dict[str, Callable[[], ColumnElement[Any]]] = {
-    "task.statutory": lambda: Task.statutory,
-    "task.effort_hours": lambda: Task.effort_hours,
-    "task.handed_over": lambda: Task.handed_over,
-    "task.kind": lambda: (
-        select(Activity.kind).where(Activity.id == Task.activity_id).scalar_subquery()
-    ),
-    "theme.code": lambda: _of_theme(Theme.code),
-    "theme.kind": lambda: _of_theme(Theme.kind),
-    "theme.council_priority": lambda: _of_theme(Theme.council_priority),
-    "council_item.linked": lambda: Task.council_item_id.is_not(None),
-    "crisis.in_scope": lambda: true(),
+    name: fact.sql for name, fact in REGISTRY.items() if fact.sql is not None
 }
 
 
@@ -143,12 +127,13 @@ def fast_path(book: RuleBook) -> bool:
 def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
     """Open tasks whose decision a crisis changes only by pausing (or, `paused`, resuming)
     them (see the module)."""
-    staff = select(Person.id).where(Person.email.in_(crisis.staff or []))
-    on_duty = [Task.owner_id.not_in(staff), Task.backup_id.not_in(staff)] if crisis.staff else []
+    facts = crisis_facts(crisis)
+    staff = facts.staff_ids()
+    on_duty = [Task.owner_id.not_in(staff), Task.backup_id.not_in(staff)] if facts.staff else []
     return and_(
         Task.status.in_(OPEN),
         Task.paused.is_(paused),
-        Task.statutory.is_(False),
+        not_(NEVER_PAUSED.sql()),
         _council_clear_of(crisis),
         Task.responsible_id == Task.owner_id,
         cast(Task.flags, String) == "[]",
@@ -159,27 +144,9 @@ def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
 def _council_clear_of(crisis: Crisis) -> ColumnElement[bool]:
     """No council item, or one whose submission deadline lies outside the crisis's expected
     span (so `council_item.deadline_in_crisis` stays as it was)."""
-    start = local_date(crisis.declared_at)
-    clear = select(CouncilItem.id).where(
-        or_(
-            CouncilItem.submission_deadline < start,
-            CouncilItem.submission_deadline > crisis.expected_end,
-        )
-    )
+    inside = crisis_facts(crisis).covers_sql(CouncilItem.submission_deadline)
+    clear = select(CouncilItem.id).where(not_(inside))
     return or_(Task.council_item_id.is_(None), Task.council_item_id.in_(clear))
-
-
-def _touched_by_scope(crisis: Crisis) -> ColumnElement[bool]:
-    """CrisisFacts.touches for tasks whose owner is not on crisis duty."""
-    municipal = select(Programme.id)
-    if crisis.municipalities:
-        municipal = municipal.where(Programme.municipality_code.in_(crisis.municipalities))
-    if crisis.themes:
-        themes = select(Theme.id).where(Theme.code.in_(crisis.themes))
-        return and_(Task.programme_id.in_(municipal), Task.theme_id.in_(themes))
-    if crisis.staff:
-        return false()
-    return Task.programme_id.in_(municipal)
 
 
 @dataclass
@@ -197,35 +164,20 @@ def pause(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bu
     """Pause the crisis's plain tasks: a pause period, the flag on the task, an audit entry."""
     plan = pause_plan(book) or []
     today = local_date(now)
-    plain = and_(_plain(crisis), _touched_by_scope(crisis))
+    shift = book.settings.crisis_shift
+    plain = and_(_plain(crisis), or_(*crisis_facts(crisis).touching()))
+    changes, audit = [], []
     for rule, condition in plan:
         chosen = select(Task.id).where(plain, condition)
-        session.execute(
-            insert(AuditEntry).from_select(
-                [
-                    "at",
-                    "actor",
-                    "action",
-                    "object_type",
-                    "object_id",
-                    "before",
-                    "after",
-                    "reason",
-                    "rule_ids",
-                ],
-                select(
-                    literal(now, AuditEntry.at.type),
-                    literal(RULES_ACTOR),
-                    literal("task.decision"),
-                    literal("task"),
-                    cast(Task.id, String),
-                    literal({"paused": False}, JSON),
-                    literal({"paused": True}, JSON),
-                    literal(rule.reason),
-                    literal([rule.id], JSON),
-                ).where(Task.id.in_(chosen)),
-            )
-        )
+        shifted = Task.due_date != Task.planned_due  # the engine's due-date step is there
+        for task_id, decision, moved in session.execute(
+            select(Task.id, Task.decision, shifted).where(Task.id.in_(chosen))
+        ):
+            steps = [(rule.id, rule.reason), *([(shift.rule_id, shift.reason)] if moved else [])]
+            rule_ids, reason = _as_engine(decision, steps)
+            before, after = {"paused": False}, {"paused": True}
+            changes.append((task_id, before, after, rule_ids))
+            audit.append(_audit_entry(now, task_id, before, after, reason, rule_ids))
         session.execute(
             insert(TaskPause).from_select(
                 ["task_id", "crisis_id", "since", "rule_id"],
@@ -234,17 +186,46 @@ def pause(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bu
                 ).where(Task.id.in_(chosen)),
             )
         )
+    if audit:
+        session.connection().execute(AuditEntry.__table__.insert(), audit)
     paused = select(TaskPause.task_id).where(TaskPause.crisis_id == crisis.id)
     session.execute(
         Task.__table__.update().where(Task.id.in_(paused)).values(paused=True),
     )
-    by_rule = session.execute(
-        select(TaskPause.task_id, TaskPause.rule_id)
-        .where(TaskPause.crisis_id == crisis.id)
-        .order_by(TaskPause.task_id)
+    return Bulk(Task.id.in_(paused), sorted(changes, key=lambda c: c[0]))
+
+
+def _as_engine(
+    decision: dict[str, Any] | None, steps: list[tuple[str, str]]
+) -> tuple[list[str], str | None]:
+    """The rule ids and audit reason the engine gives a plain task: its stored steps (which
+    leave out pause and due-date steps) with `steps` (rule id, reason) after its priority."""
+    stored = (decision or {}).get("steps", [])
+    first = [s["rule_id"] for s in stored if s["table"] == "priority"]
+    rest = [(s["rule_id"], s["reason"]) for s in stored if s["table"] != "priority"]
+    rule_ids = [*first, *(rule_id for rule_id, _ in [*steps, *rest])]
+    return rule_ids, "; ".join(reason for _, reason in [*steps, *rest]) or None
+
+
+def _audit_entry(
+    now: datetime,
+    task_id: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str | None,
+    rule_ids: list[str],
+) -> dict[str, Any]:
+    return audit_service.entry_values(
+        at=now,
+        actor=RULES_ACTOR,
+        action="task.decision",
+        object_type="task",
+        object_id=task_id,
+        before=before,
+        after=after,
+        reason=reason,
+        rule_ids=rule_ids,
     )
-    changes = [(i, {"paused": False}, {"paused": True}, [r]) for i, r in by_rule]
-    return Bulk(Task.id.in_(paused), changes)
 
 
 def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bulk:
@@ -264,7 +245,14 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
     open_here = and_(TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None))
     candidates = and_(Task.id.in_(select(TaskPause.task_id).where(open_here)), plain)
     rows = session.execute(
-        select(TaskPause.id, TaskPause.task_id, TaskPause.since, Task.planned_due, Programme)
+        select(
+            TaskPause.id,
+            TaskPause.task_id,
+            TaskPause.since,
+            Task.planned_due,
+            Task.decision,
+            Programme,
+        )
         .join(Task, Task.id == TaskPause.task_id)
         .join(Programme, Programme.id == Task.programme_id)
         .where(open_here, plain)
@@ -274,7 +262,7 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
     calendars: dict[tuple[str, ...], tuple[WorkCalendar, date]] = {}
     moved: dict[tuple[Any, ...], date] = {}
     periods, tasks, audit, changes, rejected = [], [], [], [], []
-    for pid, task_id, since, planned, programme in rows:
+    for pid, task_id, since, planned, decision, programme in rows:
         key = tuple(programme.non_working_days)
         if key not in calendars:
             cal = WorkCalendar(date.fromisoformat(d) for d in programme.non_working_days)
@@ -283,8 +271,7 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         until = max(since, ended)
         mkey = (key, since, until, planned)
         if mkey not in moved:
-            days = cal.working_days_between(since, until) + (1 if cal.is_working_day(since) else 0)
-            moved[mkey] = cal.add_working_days(planned, days) if shift.enabled else planned
+            moved[mkey], _ = shifted_due(shift, cal, planned, [(since, until)])
         due = moved[mkey]
         if planned < safe_from or due > programme.end:
             rejected.append(task_id)  # near a threshold or past the programme: the engine's
@@ -294,21 +281,11 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         before, after = {"paused": True}, {"paused": False}
         if due != planned:
             before["due_date"], after["due_date"] = planned, due
-        rule_ids = [shift.rule_id] if due != planned else []
-        changes.append((task_id, before, after, rule_ids))
-        audit.append(
-            audit_service.entry_values(
-                at=now,
-                actor=RULES_ACTOR,
-                action="task.decision",
-                object_type="task",
-                object_id=task_id,
-                before=before,
-                after=after,
-                reason=shift.reason if due != planned else None,
-                rule_ids=rule_ids,
-            )
+        rule_ids, reason = _as_engine(
+            decision, [(shift.rule_id, shift.reason)] if due != planned else []
         )
+        changes.append((task_id, before, after, rule_ids))
+        audit.append(_audit_entry(now, task_id, before, after, reason, rule_ids))
     if len(rejected) > 20_000:  # (an IN list this long is not worth it: the engine does all)
         return Bulk(false(), [])
     pause_table, task_table = TaskPause.__table__, Task.__table__

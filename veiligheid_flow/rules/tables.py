@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,13 +35,10 @@ from veiligheid_flow.rules.facts import (
     ACTIONS,
     DECISION_FACTS,
     FACTS,
+    NEVER_PAUSED,
     OVERDUE_FACT,
     TABLE_ORDER,
-    TaskSnapshot,
-    World,
-    task_facts,
 )
-from veiligheid_flow.workdays import WorkCalendar
 
 _PY_TYPES = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
 
@@ -334,24 +330,13 @@ def _check_compare(table: str, comp: Compare) -> list[str]:
     return []
 
 
-def _statutory_fact() -> str:
-    """The name under which `task_facts` gives a task's statutory status: found by asking it,
-    so this check reads the same fact as the engine's guard and the set-based SQL."""
-    day = date(2024, 1, 1)
-    plain = TaskSnapshot(0, False, "deliver", 0.0, day, day, "", "local", False, "", "")
-    world = World(today=day, calendar=WorkCalendar())
-    before, after = task_facts(plain, world), task_facts(replace(plain, statutory=True), world)
-    (name,) = [fact for fact in before if before[fact] != after[fact]]
-    return name
-
-
-STATUTORY_FACT = _statutory_fact()
+STATUTORY_FACT = NEVER_PAUSED.fact  # the fact the engine's guard and the set-based SQL read
 
 
 def _statutory_pause_findings(rules: list[Rule]) -> Iterator[tuple[PathParts, str]]:
-    """Statutory work never pauses (the engine also guards it): refuse a pause rule that a
-    statutory task can reach and match. The first rule that every statutory task matches
-    decides for all of them; the rules after it are not reached."""
+    """Statutory work never pauses (facts.NEVER_PAUSED, which the engine also applies): refuse
+    a pause rule that a statutory task can reach and match. The first rule that every
+    statutory task matches decides for all of them; the rules after it are not reached."""
     statutory = {STATUTORY_FACT: True}
     for i, rule in enumerate(rules):
         matches = partial(rule.when, statutory)

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from veiligheid_flow.rules.conditions import compares
+from veiligheid_flow.rules.facts import REGISTRY
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.workdays import WorkCalendar
 
-# fact → sign: the fact's value as a number of working days to the date (+1) or past it (-1).
-DUE_FACTS = {"task.working_days_to_due": 1, "task.overdue_working_days": -1}
-DEADLINE_FACTS = {"council_item.working_days_to_deadline": 1}
+# fact → sign, from the registry: the fact's value as working days to the date (+1) or past it
+# (-1), for the facts the due date or the council deadline moves.
+DUE_FACTS = {f.name: f.sign for f in REGISTRY.values() if "due" in f.windows}
+DEADLINE_FACTS = {f.name: f.sign for f in REGISTRY.values() if "council deadline" in f.windows}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def thresholds(book: RuleBook) -> Thresholds:
                     # overdue_working_days = max(0, -to_due): its thresholds mirror, and 0 counts.
                     due.update(DUE_FACTS[comp.fact] * v for v in numbers)
                 elif comp.fact in DEADLINE_FACTS:
-                    deadline.update(numbers)
+                    deadline.update(DEADLINE_FACTS[comp.fact] * v for v in numbers)
     return Thresholds(frozenset(due), frozenset(deadline))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
-from veiligheid_flow.authority import resolve_actor, served_by
+from veiligheid_flow.authority import Actor, Role, require_role, resolve_actor
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.models import Activity, Programme
 from veiligheid_flow.rules.legal import legal_deadline
@@ -23,16 +23,19 @@ def open_case(
     book: RuleBook,
     case_type: str,
     event_day: date,
-    by: str,
+    by: str | Actor,
     now: datetime,
     reference: str | None = None,
     extended: bool = False,
     municipality: str | None = None,
 ) -> Task:
-    by = resolve_actor(session, by, municipality)
-    served = served_by(session, by)
+    actor = resolve_actor(session, by, municipality)
+    served = {code for code in actor.municipalities if actor.has(Role.STAFF, code)}
     if municipality:
+        require_role(actor, Role.STAFF, [municipality], "daar een wettelijke zaak openen")
         served &= {municipality}
+    elif not served:
+        require_role(actor, Role.STAFF, actor.municipalities or ["?"], "een wettelijke zaak openen")
     case = book.cases.get(case_type)
     if case is None:
         raise DomainError(
@@ -58,7 +61,7 @@ def open_case(
             f"(gemeente {', '.join(sorted(served))})"
         )
     if len({code for _, code in found}) > 1:
-        raise DomainError(f"{by} werkt voor meer dan één gemeente: geef --municipality")
+        raise DomainError(f"{actor.label} werkt voor meer dan één gemeente: geef --municipality")
     activity = found[0][0]
     deadline = legal_deadline(case, event_day, extended=extended)
     number = 1 + (
@@ -93,7 +96,7 @@ def open_case(
     audit.record(
         session=session,
         at=now,
-        actor=by,
+        actor=actor.label,
         action="case.open",
         object_type="task",
         object_id=task.id,

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from difflib import get_close_matches
 
-from sqlalchemy import ColumnElement, Select, false, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy.orm import Session, selectinload
 
 from veiligheid_flow.audit import service as audit
+from veiligheid_flow.authority import Actor, Role, refuse_outside, require_role, resolve_actor
 from veiligheid_flow.errors import DomainError, NotFound
-from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme, theme_share
+from veiligheid_flow.programme.models import Person, Programme, Theme, theme_share
 from veiligheid_flow.tasks.models import Task, TaskStatus
 
 TRANSITIONS: dict[TaskStatus, set[TaskStatus]] = {
@@ -31,9 +33,19 @@ STATUS_LABELS = {
 }
 
 
+def parse_status(text: str) -> TaskStatus:
+    """A status by its Dutch label ('in behandeling', 'gereed') or its value ('done')."""
+    needle = " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+    for status, label in STATUS_LABELS.items():
+        if needle in (label, status.value.replace("_", " ")):
+            return status
+    known = ", ".join(STATUS_LABELS.values())
+    raise ValueError(f"'{text}' is geen status (kies uit: {known})")
+
+
 @dataclass(frozen=True)
 class TaskFilter:
-    owner: str | None = None  # email or person key; matches owner or current responsible
+    owner: str | None = None  # email, id or name; matches owner or current responsible
     theme: str | None = None
     status: tuple[TaskStatus, ...] = ()
     due_after: date | None = None
@@ -62,22 +74,11 @@ def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[
         selectinload(Task.council_item),
     )
     if filters.owner:
-        who = filters.owner.lower()
-        owner, responsible = aliased(Person), aliased(Person)
-        query = (
-            query.join(owner, Task.owner_id == owner.id)
-            .join(responsible, Task.responsible_id == responsible.id)
-            .where(
-                or_(
-                    owner.email == who,
-                    owner.key == filters.owner,
-                    responsible.email == who,
-                    responsible.key == filters.owner,
-                )
-            )
-        )
+        people = person_ids(session, filters.owner, filters.municipality)
+        query = query.where(or_(Task.owner_id.in_(people), Task.responsible_id.in_(people)))
     if filters.theme:
-        query = query.join(Theme, Task.theme_id == Theme.id).where(Theme.code == filters.theme)
+        codes = theme_codes(session, filters.theme, filters.municipality)
+        query = query.join(Theme, Task.theme_id == Theme.id).where(Theme.code.in_(codes))
     if filters.programme:
         query = query.join(Programme, Task.programme_id == Programme.id).where(
             Programme.code == filters.programme
@@ -108,6 +109,45 @@ def list_tasks(*, session: Session, filters: TaskFilter = TaskFilter()) -> list[
     return list(session.scalars(order_of_work(query)).all())
 
 
+def person_ids(session: Session, who: str, municipality: str | None = None) -> list[int]:
+    """The people `who` names: by email, id (OOV1) or name, case-insensitive (within the
+    municipality, when given); an unknown one is refused with the nearest known ones."""
+    needle = " ".join(who.split()).lower()
+    scope = select(Programme.id).where(Programme.municipality_code == municipality)
+    people = select(Person.id, Person.key, Person.email, Person.name).where(
+        Person.programme_id.in_(scope) if municipality else true()
+    )
+    rows = list(session.execute(people))
+    ids = [row.id for row in rows if needle in (row.email, row.key.lower(), row.name.lower())]
+    if not ids:
+        known = [value for row in rows for value in (row.key, row.email, row.name)]
+        raise DomainError(f"onbekende persoon '{who}'{_suggest(who, known)}")
+    return ids
+
+
+def theme_codes(session: Session, code: str, municipality: str | None = None) -> list[str]:
+    """The theme codes `code` names (case-insensitive; those the municipality sees, when
+    given); an unknown one is refused with the nearest known codes."""
+    themes = select(Theme.code)
+    if municipality:
+        own = select(Programme.id).where(Programme.municipality_code == municipality)
+        shared = select(theme_share.c.theme_id).where(theme_share.c.programme_id.in_(own))
+        themes = themes.where(or_(Theme.programme_id.in_(own), Theme.id.in_(shared)))
+    known = sorted(set(session.scalars(themes)))
+    found = [c for c in known if c.lower() == code.strip().lower()]
+    if not found:
+        raise DomainError(f"onbekend thema '{code}'{_suggest(code, known)}")
+    return found
+
+
+def _suggest(text: str, known: list[str]) -> str:
+    by_lower = {k.lower(): k for k in known}
+    close = get_close_matches(text.strip().lower(), list(by_lower), n=3, cutoff=0.6)
+    if close:
+        return f"; bedoelt u {' of '.join(repr(by_lower[c]) for c in close)}?"
+    return f" (bekend: {', '.join(sorted(set(known))[:12]) or 'geen'})"
+
+
 def visible_in(municipality: str) -> ColumnElement[bool]:
     """Tasks a municipality may see: its own programmes' tasks and those of the district
     themes its programmes share in."""
@@ -123,23 +163,32 @@ def get_task(*, session: Session, task_id: int) -> Task:
     return task
 
 
-def check_actor(*, session: Session, task: Task, by: str) -> str:
-    """`by` must be a person or portfolio holder of the task's programme."""
-    who = by.strip().lower()
-    known = session.scalar(
-        select(Person.id).where(
-            Person.programme_id == task.programme_id,
-            Person.email == who,
-            Person.left_at.is_(None),  # someone who left acts no more
+ACTIONS = {
+    TaskStatus.IN_PROGRESS: "deze taak starten",
+    TaskStatus.DONE: "deze taak gereed melden",
+    TaskStatus.OPEN: "deze taak heropenen",
+    TaskStatus.CANCELLED: "deze taak laten vervallen",
+}
+
+
+def check_actor(*, session: Session, task: Task, by: str | Actor, action: str) -> Actor:
+    """Staff act on the tasks they own, back up or stand in for (not cancel: that is the
+    coordinator's); a coordinator on any task of the municipality."""
+    code = task.programme.municipality_code
+    actor = resolve_actor(session, by, None if isinstance(by, Actor) else code)
+    if actor.has(Role.COORDINATOR, code):
+        return actor
+    if action == ACTIONS[TaskStatus.CANCELLED] or actor.system:
+        require_role(actor, Role.COORDINATOR, [code], action)
+    refuse_outside(actor, [code], action)
+    own = {p.email: p.name for p in (task.owner, task.backup, task.responsible)}
+    if actor.email not in own or not actor.has(Role.STAFF, code):
+        names = ", ".join(f"{name} ({email})" for email, name in own.items())
+        raise DomainError(
+            f"Alleen de eigenaar, de achtervang of de waarnemer van taak {task.id} ({names}) "
+            f"of de coördinator van gemeente {code} mag {action}; {actor.label} is dat niet."
         )
-    ) or session.scalar(
-        select(PortfolioHolder.id).where(
-            PortfolioHolder.programme_id == task.programme_id, PortfolioHolder.email == who
-        )
-    )
-    if not known:
-        raise DomainError(f"'{by}' is geen medewerker of portefeuillehouder van dit programma")
-    return who
+    return actor
 
 
 def change_status(
@@ -147,12 +196,12 @@ def change_status(
     session: Session,
     task_id: int,
     to: TaskStatus,
-    by: str,
+    by: str | Actor,
     now: datetime,
     note: str | None = None,
 ) -> Task:
     task = get_task(session=session, task_id=task_id)
-    who = check_actor(session=session, task=task, by=by)
+    who = check_actor(session=session, task=task, by=by, action=ACTIONS[to]).label
     current = TaskStatus(task.status)
     if to not in TRANSITIONS[current]:
         raise DomainError(
@@ -178,11 +227,12 @@ def change_status(
 
 
 def reassign_to_backup(
-    *, session: Session, task_id: int, by: str, now: datetime, reason: str | None = None
+    *, session: Session, task_id: int, by: str | Actor, now: datetime, reason: str | None = None
 ) -> Task:
     """Hand the task to its backup: the backup is responsible from now on; the owner stays."""
     task = get_task(session=session, task_id=task_id)
-    who = check_actor(session=session, task=task, by=by)
+    action = "deze taak overdragen aan de achtervang"
+    who = check_actor(session=session, task=task, by=by, action=action).label
     if not task.open:
         raise DomainError(f"taak {task_id} is al afgesloten")
     if task.handed_over:

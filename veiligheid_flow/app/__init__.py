@@ -1,0 +1,1 @@
+"""Application layer. `queries`: every read, returning frozen views (never rows or sessions)."""
