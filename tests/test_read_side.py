@@ -216,11 +216,6 @@ def test_reloading_an_unchanged_file_from_another_path_says_geen_wijzigingen(
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/service.evaluate moves the mark back to a past "
-    "`now` and re-decides every task twice (not in this module's files)",
-)
 def test_a_write_at_a_past_moment_does_not_decide_every_task_back_and_forth(settings, app):
     scenario()
     rows = count(app, "SELECT count(*) FROM audit_entry WHERE action = 'task.decision'")

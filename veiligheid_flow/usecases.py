@@ -85,7 +85,7 @@ def view_at(app: App, *, now: datetime) -> Iterator[Session]:
     session = app.sessions()
     try:
         session.begin()
-        rules_service.evaluate(session=session, now=now, book=book)
+        rules_service.evaluate(session=session, now=now, book=book, backwards=True)
         yield session
     finally:
         session.rollback()

@@ -213,12 +213,18 @@ def evaluate(
     scope: Scope = NOTHING,
     actor: str = RULES_ACTOR,
     reason: str | None = None,
+    backwards: bool = False,
 ) -> EvaluationReport:
     """Bring every open task's stored decision to `now`: decide the tasks in `scope` and those
     whose decision time can have changed since the last evaluation; store and audit changes.
 
+    Stored decisions never go back in time: a write at a `now` before the last evaluation
+    decides at that later moment (else every task would be decided back, then forward again).
+    Only a read that is rolled back (`backwards=True`) decides at a past `now`.
     Evaluations take turns (the mark row is locked), so two runners never decide at once."""
     mark = _locked_mark(session)
+    if not backwards:
+        now = max(now, mark.at)
     full = scope.everything or mark.rules_digest != book.digest
     condition: ColumnElement[bool] = true()
     passed = NOTHING
