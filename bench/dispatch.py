@@ -102,8 +102,8 @@ def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> d
     from sqlalchemy import func, select
 
     from veiligheid_flow import usecases
+    from veiligheid_flow.app.jobs import dispatch_outbox
     from veiligheid_flow.clock import parse_now
-    from veiligheid_flow.jobs import dispatch_outbox
     from veiligheid_flow.mail import compose
     from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
     from veiligheid_flow.mail.transport import make_transport

@@ -203,7 +203,7 @@ def scale_worker(backend: str, yaml_path: Path, skip: set[str]) -> None:
 
     from veiligheid_flow import usecases
     from veiligheid_flow.audit.models import AuditEntry
-    from veiligheid_flow.cli_support import print_json  # noqa: F401 - same import cost as CLI
+    from veiligheid_flow.entrypoints.cli.support import print_json  # noqa: F401 - same import cost as CLI
     from veiligheid_flow.programme.loader import read_programme
     from veiligheid_flow.tasks import service as task_service
     from veiligheid_flow.tasks.models import Task, TaskStatus

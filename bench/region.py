@@ -350,8 +350,8 @@ class Worker:
         from region_limits import outbox_pairs, plain_sweep, sweep_days
         from sqlalchemy import text
 
+        from veiligheid_flow.app.jobs import JOBS, run_job
         from veiligheid_flow.clock import local_date
-        from veiligheid_flow.jobs import JOBS, run_job
 
         now = _now(SWEEP_AT)
         today = local_date(now)
@@ -391,8 +391,8 @@ class Worker:
     def op_digests(self) -> None:
         from region_limits import digest_counts, plain_digest
 
+        from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_job
         from veiligheid_flow.clock import local_date
-        from veiligheid_flow.jobs import JOBS_BY_NAME, run_job
 
         now = _now(DIGEST_AT)
         today = local_date(now)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, dispatch_outbox, record_failure, run_job
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.jobs import JOBS_BY_NAME, dispatch_outbox, record_failure, run_job
 
 
 def _now(now: str | None) -> datetime:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE
-from veiligheid_flow.cli import app as cli
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.tasks.models import Task
 
 ANNA = "a.devries@example.nl"

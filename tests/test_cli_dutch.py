@@ -13,9 +13,9 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE
-from veiligheid_flow.cli import app as cli
-from veiligheid_flow.cli_support import parse_day
 from veiligheid_flow.clock import parse_now
+from veiligheid_flow.entrypoints.cli.main import app as cli
+from veiligheid_flow.entrypoints.cli.support import parse_day
 
 ANNA = "a.devries@example.nl"
 LOADED_AT = "2023-03-01T09:00"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE
-from veiligheid_flow.cli import app as cli
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.mail.compose import Draft, digest
 from veiligheid_flow.programme.models import PortfolioHolder
 

@@ -50,15 +50,15 @@ from sqlalchemy import Engine, create_engine, event, select, text
 
 from tests.conftest import EXAMPLE, PG_SERVER, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS, JOBS_BY_NAME, JobResult, run_due, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.db import Base, make_engine, upgrade
-from veiligheid_flow.jobs import JOBS, JOBS_BY_NAME, JobResult, run_due, run_job
+from veiligheid_flow.entrypoints.scheduler import DISPATCH, build_scheduler, direct_runner
 from veiligheid_flow.mail.dispatch import STALE_AFTER, retry
 from veiligheid_flow.mail.models import JobRun, OutboxMessage, OutboxStatus
 from veiligheid_flow.models import import_all
-from veiligheid_flow.scheduler import DISPATCH, build_scheduler, direct_runner
 from veiligheid_flow.settings import Settings
 
 VEILIGHEID = Path(sys.executable).with_name("veiligheid")
@@ -567,7 +567,7 @@ DOOMED = """
 import sys
 from veiligheid_flow.bootstrap import bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.jobs import run_due
+from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.mail import compose
 
 now = parse_now(sys.argv[1])
@@ -591,7 +591,7 @@ PLAIN = """
 import sys
 from veiligheid_flow.bootstrap import bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.jobs import run_due
+from veiligheid_flow.app.jobs import run_due
 
 run_due(bootstrap(migrate=False), now=parse_now(sys.argv[1]))
 """

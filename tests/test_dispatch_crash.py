@@ -29,9 +29,9 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS, dispatch_outbox, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.jobs import JOBS, dispatch_outbox, run_job
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import STALE_AFTER, retry
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
@@ -50,7 +50,7 @@ CHILD = """
 import os, sys, time, types
 from veiligheid_flow.bootstrap import bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.jobs import dispatch_outbox
+from veiligheid_flow.app.jobs import dispatch_outbox
 from veiligheid_flow.mail import transport
 
 mode, delay, now = sys.argv[1], float(sys.argv[2]), parse_now(sys.argv[3])

@@ -18,13 +18,13 @@ from typer.testing import CliRunner
 from tests.conftest import EXAMPLE, at
 from tests.test_region import laren_programme
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
-from veiligheid_flow.cli import app as cli
 from veiligheid_flow.crisis.models import Crisis
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.errors import DomainError
-from veiligheid_flow.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.problems import InputInvalid
 from veiligheid_flow.programme.models import Programme
@@ -336,7 +336,7 @@ def test_a_locked_sqlite_database_is_one_line(
     holder.execute("BEGIN EXCLUSIVE")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "veiligheid_flow.cli", "task", "done", "1",
+            [sys.executable, "-m", "veiligheid_flow.entrypoints.cli.main", "task", "done", "1",
              "--by", "a.devries@example.nl", "--now", "2023-10-02T09:00"],
             capture_output=True, text=True, timeout=60,
         )

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.cli import app as cli
 from veiligheid_flow.db import Base
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.models import import_all
 from veiligheid_flow.problems import InputInvalid, Problem
 from veiligheid_flow.programme.loader import read_programme

@@ -29,9 +29,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.conftest import at
+from veiligheid_flow.app.jobs import dispatch_outbox
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.cli import app as cli
-from veiligheid_flow.jobs import dispatch_outbox
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics
 from veiligheid_flow.mail.transport import build_message

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from tests.conftest import EXAMPLE, ROOT, at
 from tests.test_ops_job_isolation import allow_council_alerts, refuse_council_alerts
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import dispatch_outbox, run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.jobs import dispatch_outbox, run_due
 from veiligheid_flow.mail.dispatch import retry
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.ops import alerts, exitcodes, failures

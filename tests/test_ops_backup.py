@@ -18,11 +18,11 @@ from typer.testing import CliRunner
 from tests.conftest import EXAMPLE, at
 from tests.test_programme_load import snapshot
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.cli import app as cli
-from veiligheid_flow.jobs import run_due
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.mail.models import JobRun
 from veiligheid_flow.ops import exitcodes
 from veiligheid_flow.tasks.models import TaskStatus

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
-from veiligheid_flow.jobs import run_due
+from veiligheid_flow.entrypoints.scheduler import direct_runner
 from veiligheid_flow.mail.models import JobRun, OutboxMessage, OutboxStatus
 from veiligheid_flow.ops.exitcodes import JOB_FAILED
 from veiligheid_flow.ops.models import JobFailure
-from veiligheid_flow.scheduler import direct_runner
 
 PRIMED = "2023-10-09T08:05"  # every job covers this Monday first
 DAY = "2023-10-12T08:05"  # then Thursday: reminders, overdue and council alerts are due

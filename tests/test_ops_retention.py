@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_due, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import Absence
-from veiligheid_flow.jobs import JOBS_BY_NAME, run_due, run_job
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.ops import retention
 from veiligheid_flow.programme.models import Person

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from tests.conftest import EXAMPLE, at
 from tests.test_ops_job_isolation import allow_council_alerts, refuse_council_alerts
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS, run_due, run_job
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.cli import app as cli
 from veiligheid_flow.db import make_engine, upgrade
-from veiligheid_flow.jobs import JOBS, run_due, run_job
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.ops import exitcodes
 

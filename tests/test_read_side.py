@@ -7,15 +7,14 @@ import json
 import shutil
 from typing import Any
 
-import pytest
 from click.testing import Result
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE
 from veiligheid_flow.audit.models import AuditEntry
-from veiligheid_flow.cli import app as cli
 from veiligheid_flow.db import Base
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.models import import_all
 
 ANNA = "a.devries@example.nl"

@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
-from veiligheid_flow.cli import app as cli
+from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.errors import DomainError
-from veiligheid_flow.jobs import JOBS, run_job
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme

@@ -10,7 +10,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from cronsim import CronSim
 
-from veiligheid_flow.jobs import DISPATCH_CRON, JOBS, cron
+from veiligheid_flow.app.jobs import DISPATCH_CRON, JOBS, cron
 from veiligheid_flow.settings import Settings
 
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS, JOBS_BY_NAME, cron, current_slot, run_job
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.jobs import JOBS, JOBS_BY_NAME, cron, current_slot, run_job
+from veiligheid_flow.entrypoints.scheduler import build_scheduler
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.programme.service import municipal_calendar
-from veiligheid_flow.scheduler import build_scheduler
 from veiligheid_flow.settings import Settings
 from veiligheid_flow.tasks.models import Task
 from veiligheid_flow.workdays import WorkCalendar

@@ -34,10 +34,10 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, JobResult, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
-from veiligheid_flow.jobs import JOBS_BY_NAME, JobResult, run_job
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.programme.models import Person
 from veiligheid_flow.programme.service import municipal_calendar

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import dispatch_outbox, run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.jobs import dispatch_outbox, run_due
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.settings import Settings
 
@@ -178,7 +178,7 @@ def test_two_dispatchers_on_postgresql(smtp_app, smtp, backend):
     if backend != "postgresql":
         pytest.skip("concurrent claims are a PostgreSQL concern (SKIP LOCKED)")
     handler, _ = smtp
-    from veiligheid_flow.jobs import JOBS, run_job
+    from veiligheid_flow.app.jobs import JOBS, run_job
 
     for job in JOBS:
         run_job(smtp_app, job, now=at(NOW))

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import JOBS_BY_NAME, dispatch_outbox, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
-from veiligheid_flow.jobs import JOBS_BY_NAME, dispatch_outbox, run_job
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.settings import Settings
 

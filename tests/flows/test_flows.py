@@ -113,7 +113,7 @@ def test_crisis_declared_from_the_cli_reaches_the_prefect_server(app, monkeypatc
     from prefect.settings import PREFECT_API_URL
     from typer.testing import CliRunner
 
-    from veiligheid_flow.cli import app as cli
+    from veiligheid_flow.entrypoints.cli.main import app as cli
 
     usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())

@@ -13,10 +13,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from veiligheid_flow.app.jobs import ADMIN_ALERTS, DISPATCH, JOBS, Job, current_slot
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.clock import LOCAL_TZ, local_datetime
 from veiligheid_flow.db import alembic_config
-from veiligheid_flow.jobs import ADMIN_ALERTS, DISPATCH, JOBS, Job, current_slot
 from veiligheid_flow.mail.models import JobRun, OutboxMessage, OutboxStatus
 from veiligheid_flow.ops import exitcodes
 from veiligheid_flow.ops.failures import one_line

@@ -17,8 +17,8 @@ from veiligheid_flow.app.views import (
     item_json,
     list_json,
 )
-from veiligheid_flow.cli_rules import absence_app, crisis_app
-from veiligheid_flow.cli_support import (
+from veiligheid_flow.entrypoints.cli.rules import absence_app, crisis_app
+from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,

@@ -18,9 +18,9 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from veiligheid_flow import cli_dutch
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.clock import YEARS, parse_date, parse_now
+from veiligheid_flow.entrypoints.cli import dutch as cli_dutch
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.problems import InputInvalid
 from veiligheid_flow.settings import Settings

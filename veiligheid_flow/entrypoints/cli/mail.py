@@ -12,9 +12,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from veiligheid_flow import usecases
+from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.cli_ops import report_run
-from veiligheid_flow.cli_support import (
+from veiligheid_flow.entrypoints.cli.ops import report_run
+from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
@@ -26,7 +27,6 @@ from veiligheid_flow.cli_support import (
     print_json,
     write_output,
 )
-from veiligheid_flow.jobs import run_due
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import confirm_sent, retry
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
@@ -53,7 +53,7 @@ def serve(
     ] = False,
 ) -> None:
     """Start de ingebouwde planner (APScheduler); stop met Ctrl-C."""
-    from veiligheid_flow.scheduler import (
+    from veiligheid_flow.entrypoints.scheduler import (
         build_scheduler,
         direct_runner,
         prefect_runner,

@@ -9,9 +9,13 @@ from typing import Annotated
 
 import typer
 
-from veiligheid_flow import cli_mail, cli_ops, cli_read, cli_rules, usecases
+from veiligheid_flow import usecases
 from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.cli_support import (
+from veiligheid_flow.entrypoints.cli import mail as cli_mail
+from veiligheid_flow.entrypoints.cli import ops as cli_ops
+from veiligheid_flow.entrypoints.cli import read as cli_read
+from veiligheid_flow.entrypoints.cli import rules as cli_rules
+from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from veiligheid_flow import usecases
-from veiligheid_flow.cli_support import (
+from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
+from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
@@ -21,7 +22,6 @@ from veiligheid_flow.cli_support import (
     parse_day,
     print_json,
 )
-from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.rules.facts import FACTS

@@ -16,8 +16,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from veiligheid_flow.bootstrap import App
-from veiligheid_flow.jobs import (
+from veiligheid_flow.app.jobs import (
     DISPATCH,
     DISPATCH_CRON,
     JOBS,
@@ -26,6 +25,7 @@ from veiligheid_flow.jobs import (
     dispatch_outbox,
     run_job_safely,
 )
+from veiligheid_flow.bootstrap import App
 
 MISFIRE_GRACE_SECONDS = 12 * 3600
 

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veiligheid_flow.cli_support import (
+from veiligheid_flow.app.jobs import JobResult
+from veiligheid_flow.clock import local_datetime
+from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     NowOption,
     console,
@@ -17,8 +19,6 @@ from veiligheid_flow.cli_support import (
     now_from,
     print_json,
 )
-from veiligheid_flow.clock import local_datetime
-from veiligheid_flow.jobs import JobResult
 from veiligheid_flow.mail.dispatch import DispatchReport
 from veiligheid_flow.ops import backup as backups
 from veiligheid_flow.ops import exitcodes

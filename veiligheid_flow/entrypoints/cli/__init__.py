@@ -1,0 +1,1 @@
+"""The `veiligheid` command line (Typer): one module per group of commands."""
