@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from enum import StrEnum
 from typing import Any
 
@@ -101,15 +102,20 @@ def actor_for(session: Session, email: str) -> Actor:
 
 
 def resolve_actor(session: Session, by: str | Actor, municipality: str | None = None) -> Actor:
-    """The person `by` names: an address, an id (OOV1, BM) or a title ('burgemeester') that
-    names exactly one person (in `municipality`, when given). An Actor passes through."""
+    """The person `by` names: an address, an id (OOV1, BM), a full name or a title
+    ('burgemeester') that names exactly one person (in `municipality`, when given). An Actor
+    passes through."""
     if isinstance(by, Actor):
         return by
     check_label(by)
-    needle = by.strip().lower()
+    needle = " ".join(by.split()).lower()
     found: dict[str, tuple[str, set[str]]] = {}
     for model in (Person, PortfolioHolder):
-        match = (model.email == needle) | (func.lower(model.key) == needle)
+        match = (
+            (model.email == needle)
+            | (func.lower(model.key) == needle)
+            | (func.lower(model.name) == needle)
+        )
         if model is PortfolioHolder:
             match |= func.lower(PortfolioHolder.title) == needle
         rows = session.execute(
@@ -124,7 +130,10 @@ def resolve_actor(session: Session, by: str | Actor, municipality: str | None = 
                 found.setdefault(email, (name, set()))[1].add(code)
     if not found:
         where = f" van gemeente {municipality}" if municipality else ""
-        raise DomainError(f"'{by}' is geen medewerker of portefeuillehouder{where}.")
+        raise DomainError(
+            f"'{by}' is geen medewerker of portefeuillehouder{where}."
+            + _suggestion(session, needle, municipality)
+        )
     if len(found) > 1:
         names = " of ".join(
             f"{name} ({email}, {', '.join(sorted(codes))})"
@@ -137,6 +146,25 @@ def resolve_actor(session: Session, by: str | Actor, municipality: str | None = 
             f"{' of --municipality' if len(places) > 1 else ''}."
         )
     return actor_for(session, next(iter(found)))
+
+
+def _suggestion(session: Session, needle: str, municipality: str | None) -> str:
+    """' Bedoelt u …?' with the closest names, ids and addresses, or nothing."""
+    known: dict[str, str] = {}
+    for model in (Person, PortfolioHolder):
+        query = (
+            select(model.name, model.key, model.email)
+            .join(Programme, model.programme_id == Programme.id)
+            .where(_current(model))
+        )
+        if municipality:
+            query = query.where(Programme.municipality_code == municipality)
+        for name, key, email in session.execute(query):
+            for label in (name, key, email):
+                known.setdefault(label.lower(), f"{name} ({email})")
+    close = get_close_matches(needle, list(known), n=3, cutoff=0.75)
+    hints = list(dict.fromkeys(known[label] for label in close))
+    return f" Bedoelt u {' of '.join(hints)}?" if hints else ""
 
 
 def refuse_outside(actor: Actor, codes: Iterable[str], action: str) -> None:
