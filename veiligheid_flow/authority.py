@@ -108,9 +108,38 @@ def resolve_actor(session: Session, by: str | Actor, municipality: str | None = 
     if isinstance(by, Actor):
         return by
     check_label(by)
-    needle = " ".join(by.split()).lower()
+    found = _one(session, by, municipality, (Person, PortfolioHolder), anywhere=True)
+    return actor_for(session, found)
+
+
+def resolve_person(session: Session, who: str, municipality: str | None = None) -> str:
+    """The address of the staff member `who` names (address, id or name)."""
+    return _one(session, who, municipality, (Person,), "medewerker")
+
+
+def resolve_holder(session: Session, who: str, municipality: str | None = None) -> PortfolioHolder:
+    """The portfolio holder `who` names (address, id, name or title), in their newest programme
+    (in `municipality`, when given)."""
+    email = _one(session, who, municipality, (PortfolioHolder,), "portefeuillehouder")
+    query = select(PortfolioHolder).join(Programme).where(PortfolioHolder.email == email)
+    if municipality:
+        query = query.where(Programme.municipality_code == municipality)
+    return session.scalars(query.order_by(PortfolioHolder.id.desc())).first()
+
+
+def _one(
+    session: Session,
+    who: str,
+    municipality: str | None,
+    models: tuple[type[Person] | type[PortfolioHolder], ...],
+    kind: str = "medewerker of portefeuillehouder",
+    anywhere: bool = False,
+) -> str:
+    """The one address `who` names among `models`; refused, with candidates, when it names
+    nobody or several people."""
+    needle = " ".join(who.split()).lower()
     found: dict[str, tuple[str, set[str]]] = {}
-    for model in (Person, PortfolioHolder):
+    for model in models:
         match = (
             (model.email == needle)
             | (func.lower(model.key) == needle)
@@ -124,15 +153,15 @@ def resolve_actor(session: Session, by: str | Actor, municipality: str | None = 
             .where(match, _current(model))
         )
         for email, name, code in rows:
-            if email == needle:  # an address names one person wherever they serve
-                return actor_for(session, needle)
+            # An address names one person wherever they serve (the role checks follow).
+            if email == needle and (anywhere or municipality in (None, code)):
+                return needle
             if municipality is None or code == municipality:
                 found.setdefault(email, (name, set()))[1].add(code)
     if not found:
         where = f" van gemeente {municipality}" if municipality else ""
         raise DomainError(
-            f"'{by}' is geen medewerker of portefeuillehouder{where}."
-            + _suggestion(session, needle, municipality)
+            f"'{who}' is geen {kind}{where}." + _suggestion(session, needle, municipality, models)
         )
     if len(found) > 1:
         names = " of ".join(
@@ -142,16 +171,21 @@ def resolve_actor(session: Session, by: str | Actor, municipality: str | None = 
         places = {code for _, codes in found.values() for code in codes}
         what = "iemand in meer dan één gemeente" if len(places) > 1 else "meer dan één persoon"
         raise DomainError(
-            f"'{by}' noemt {what}: bedoelt u {names}? Geef het e-mailadres"
+            f"'{who}' noemt {what}: bedoelt u {names}? Geef het e-mailadres"
             f"{' of --municipality' if len(places) > 1 else ''}."
         )
-    return actor_for(session, next(iter(found)))
+    return next(iter(found))
 
 
-def _suggestion(session: Session, needle: str, municipality: str | None) -> str:
+def _suggestion(
+    session: Session,
+    needle: str,
+    municipality: str | None,
+    models: tuple[type[Person] | type[PortfolioHolder], ...],
+) -> str:
     """' Bedoelt u …?' with the closest names, ids and addresses, or nothing."""
     known: dict[str, str] = {}
-    for model in (Person, PortfolioHolder):
+    for model in models:
         query = (
             select(model.name, model.key, model.email)
             .join(Programme, model.programme_id == Programme.id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from veiligheid_flow import limits
@@ -18,66 +18,15 @@ from veiligheid_flow.authority import (
     require_role,
     require_shares,
     resolve_actor,
+    resolve_person,
 )
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Absence, Crisis, PriorityOverride
 from veiligheid_flow.errors import DomainError, NotFound
-from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme, Theme
+from veiligheid_flow.programme.models import Programme, Theme
 from veiligheid_flow.rules.tables import MAX_CRISIS_DAYS
 from veiligheid_flow.tasks.service import get_task
 from veiligheid_flow.workdays import WorkCalendar
-
-
-def _pick(kind: str, who: str, found: list[tuple[Any, str]], municipality: str | None) -> Any:
-    """The newest match; refuse when the matches lie in several municipalities."""
-    if municipality:
-        found = [(row, code) for row, code in found if code == municipality]
-    codes = sorted({code for _, code in found})
-    if not found:
-        where = f" in gemeente '{municipality}'" if municipality else ""
-        raise DomainError(f"'{who}' is geen bekende {kind}{where}")
-    if len(codes) > 1:
-        raise DomainError(
-            f"'{who}' is {kind} in meer dan één gemeente ({', '.join(codes)}): "
-            "geef het e-mailadres of --municipality"
-        )
-    return found[0][0]
-
-
-def resolve_holder(session: Session, who: str, municipality: str | None = None) -> PortfolioHolder:
-    """A portfolio holder by email, id (BM) or title ('burgemeester')."""
-    needle = who.strip().lower()
-    rows = session.execute(
-        select(PortfolioHolder, Programme.municipality_code)
-        .join(Programme, PortfolioHolder.programme_id == Programme.id)
-        .where(
-            (PortfolioHolder.email == needle)
-            | (func.lower(PortfolioHolder.key) == needle)
-            | (func.lower(PortfolioHolder.title) == needle)
-        )
-        .order_by(PortfolioHolder.id.desc())
-    )
-    found = [(row[0], row[1]) for row in rows]
-    if needle in {h.email for h, _ in found}:  # an email names one holder
-        found = [(h, code) for h, code in found if h.email == needle]
-    return _pick("portefeuillehouder", who, found, municipality)
-
-
-def resolve_person(session: Session, who: str, municipality: str | None = None) -> str:
-    """A staff member's email, by email or id (OOV1)."""
-    needle = who.strip().lower()
-    rows = session.execute(
-        select(Person, Programme.municipality_code)
-        .join(Programme, Person.programme_id == Programme.id)
-        .where((Person.email == needle) | (func.lower(Person.key) == needle))
-        .order_by(Person.id.desc())
-    )
-    found = [(row[0], row[1]) for row in rows]
-    if needle in {p.email for p, _ in found} and (
-        municipality is None or municipality in {code for _, code in found}
-    ):
-        return needle  # an email names one person, whichever municipalities they serve
-    return _pick("medewerker", who, found, municipality).email
 
 
 def known_municipalities(session: Session) -> list[str]:

@@ -173,7 +173,7 @@ def digest(
     now: NowOption = None,
 ) -> None:
     """Toon het weekoverzicht van een portefeuillehouder (tekst, of HTML naar een bestand)."""
-    from veiligheid_flow.crisis.service import resolve_holder
+    from veiligheid_flow.authority import resolve_holder
 
     moment = now_from(now)
     with app_context() as app, usecases.view_at(app, now=moment) as session:
@@ -192,7 +192,7 @@ def calendar(
     now: NowOption = None,
 ) -> None:
     """Exporteer de deadlines van een medewerker als .ics-agenda (alle gemeenten, of één)."""
-    from veiligheid_flow.crisis.service import resolve_person
+    from veiligheid_flow.authority import resolve_person
     from veiligheid_flow.tasks import service as task_service
 
     moment = now_from(now)
