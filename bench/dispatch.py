@@ -1,5 +1,8 @@
 """Benchmark: dispatch 1,000 outbox messages to .eml files and to an SMTP server on loopback.
 
+"raw smtplib" sends the same rows' bytes with bare smtplib over one connection in the same run:
+the limit the `emails`-based transport ("transport only") is held to (issue 11: >= 0.8x).
+
     .venv/bin/python bench/dispatch.py                  # both backends, 1,000 messages, 3 runs
     .venv/bin/python bench/dispatch.py --messages 200 --repeat 1 --backends sqlite
 
@@ -38,6 +41,8 @@ from _common import (  # bench/ is on sys.path when run as a script
     summary,
     timed,
 )
+
+from veiligheid_flow.authority import SYSTEM  # loads act as the system, as `start` does
 
 LOAD_AT = "2023-09-29T09:00"
 SEND_AT = "2023-10-09T08:05"  # a Monday: reminders, overdue notices and the digests are due
@@ -98,6 +103,26 @@ def make_drafts(samples: list[Any], n: int, recipients: list[str]) -> list[Any]:
     ]
 
 
+def raw_smtplib(rows: list[Any], settings: Any) -> float:
+    """The same rows, the same bytes, through bare `smtplib` over one connection: the limit
+    the `emails`-based transport is measured against."""
+    import smtplib
+
+    from veiligheid_flow.mail.transport import prepare
+
+    def send_all() -> None:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
+        try:
+            for row in rows:
+                out = prepare(row, settings.mail_from)
+                smtp.sendmail(out.sender, out.recipients, out.data)
+        finally:
+            smtp.quit()
+
+    elapsed, _ = timed(send_all)
+    return elapsed
+
+
 def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> dict[str, Any]:
     from sqlalchemy import func, select
 
@@ -113,7 +138,7 @@ def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> d
     if smtp_port is not None:
         extra = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_timeout": 10.0}
     with fresh_app(backend, **extra) as app:
-        usecases.load(app, EXAMPLE, now=parse_now(LOAD_AT), actor="bench")
+        usecases.load(app, EXAMPLE, now=parse_now(LOAD_AT), actor=SYSTEM)
         now = parse_now(SEND_AT)
         samples = sample_drafts(app, now)
         with app.sessions() as session:
@@ -161,12 +186,14 @@ def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> d
                 transport.close()
 
         t_transport, _ = timed(send_all)
+        t_raw = raw_smtplib(rows, app.settings) if smtp_port is not None else None
         return {
             "samples": len(samples),
             "kinds": sorted({d.kind for d in samples}),
             "enqueue": t_enqueue,
             "dispatch": t_dispatch,
             "transport": t_transport,
+            "raw": t_raw,
             "connections": connections,
             "received": received,
             "avg_kib": (counter.bytes / max(counter.messages, 1) if smtp_port else eml_bytes / n)
@@ -179,6 +206,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--transports", nargs="+", choices=("eml", "smtp"), default=["eml", "smtp"])
     args = parser.parse_args()
 
     from aiosmtpd.controller import Controller
@@ -194,13 +222,14 @@ def main() -> None:
     notes = []
     try:
         for backend in args.backends:
-            for transport in ("eml", "smtp"):
+            for transport in args.transports:
                 results = [
                     run_once(backend, args.messages, port if transport == "smtp" else None, counter)
                     for _ in range(args.repeat)
                 ]
                 dispatch = [r["dispatch"] for r in results]
                 only = [r["transport"] for r in results]
+                raw = [r["raw"] for r in results if r["raw"] is not None]
                 enqueue = [r["enqueue"] for r in results]
                 rate = sorted(args.messages / t for t in dispatch)
                 conns = {r["connections"] for r in results}
@@ -211,6 +240,10 @@ def main() -> None:
                         f"{rate[len(rate) // 2]:.0f} msg/s",
                         summary(dispatch),
                         f"{args.messages / sorted(only)[len(only) // 2]:.0f} msg/s",
+                        f"{args.messages / sorted(raw)[len(raw) // 2]:.0f} msg/s" if raw else "-",
+                        f"{sorted(raw)[len(raw) // 2] / sorted(only)[len(only) // 2]:.2f}"
+                        if raw
+                        else "-",
                         summary(enqueue),
                         "-" if transport == "eml" else ", ".join(map(str, sorted(conns))),
                         f"{results[0]['avg_kib']:.1f} KiB",
@@ -230,6 +263,8 @@ def main() -> None:
             "dispatch rate",
             "dispatch time",
             "transport only",
+            "raw smtplib",
+            "transport / raw",
             "enqueue (1 tx)",
             "SMTP connections",
             "avg message",

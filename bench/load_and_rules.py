@@ -49,6 +49,8 @@ from _common import (  # bench/ is on sys.path when run as a script
     timed,
 )
 
+from veiligheid_flow.authority import SYSTEM  # loads act as the system, as `start` does
+
 NOW_TEXT = "2023-09-29T09:00"
 LATER_TEXT = "2023-10-06T09:00"
 
@@ -110,12 +112,12 @@ def bench_example(backends: list[str], repeat: int) -> list[list[str]]:
                         )[0],
                     )
                     t, result = timed(
-                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor="bench")
+                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
                     )
                     add("first load (validate + load + evaluate, 1 tx)", t)
                     facts["decisions changed by first load"] = result.decisions_changed
                     t, result = timed(
-                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor="bench")
+                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
                     )
                     assert not result.report.changed, "re-load changed something"
                     add("re-load, no changes", t)
@@ -151,7 +153,7 @@ def _first_load(app: Any, loaded: Any, book: Any, now: Any) -> None:
     session = app.sessions()
     try:
         session.begin()
-        t, report = timed(lambda: load_programme(loaded, session=session, now=now, actor="bench"))
+        t, report = timed(lambda: load_programme(loaded, session=session, now=now, actor=SYSTEM))
         _emit(
             "load rows (load_programme)",
             seconds=t,
@@ -221,7 +223,7 @@ def scale_worker(backend: str, yaml_path: Path, skip: set[str]) -> None:
         _emit("first load total", seconds=time.perf_counter() - load_start, peak_mib=peak_rss_mib())
 
         if "reload" not in skip:
-            t, result = timed(lambda: usecases.load(app, yaml_path, now=now, actor="bench"))
+            t, result = timed(lambda: usecases.load(app, yaml_path, now=now, actor=SYSTEM))
             assert not result.report.changed
             _emit("re-load, no changes", seconds=t, peak_mib=peak_rss_mib())
 

@@ -9,7 +9,9 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from dkim import UnparsableKeyError
+from dkim.crypto import parse_pem_private_key
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_ca_file: Path | None = Field(default=None, description="CA bundle for a private CA")
     smtp_timeout: float = 10.0
+    # DKIM signing of outgoing SMTP mail (emails' DKIMSigner): all three, or none.
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    dkim_key_file: Path | None = Field(default=None, description="PEM private key for DKIM")
     max_send_attempts: int = 5
     sqlite_busy_timeout: float = Field(
         default=30.0, gt=0, description="Seconds to wait for a SQLite database another holds."
@@ -56,6 +62,22 @@ class Settings(BaseSettings):
     retention_person_days: int = Field(
         default=730, ge=1, description="Personal data of people who left the programme."
     )
+
+    @model_validator(mode="after")
+    def _dkim_complete(self) -> Settings:
+        given = [self.dkim_domain, self.dkim_selector, self.dkim_key_file]
+        if any(given) and not all(given):
+            raise ValueError(
+                "VEILIGHEID_DKIM_DOMAIN, _DKIM_SELECTOR en _DKIM_KEY_FILE horen bij elkaar: "
+                "geef ze alle drie of geen"
+            )
+        if self.dkim_key_file:
+            try:
+                parse_pem_private_key(self.dkim_key_file.read_bytes())
+            except (OSError, UnparsableKeyError) as exc:
+                where = f"VEILIGHEID_DKIM_KEY_FILE {self.dkim_key_file}"
+                raise ValueError(f"{where}: geen bruikbare PEM-sleutel") from exc
+        return self
 
     @field_validator("admin_emails", mode="before")
     @classmethod

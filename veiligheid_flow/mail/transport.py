@@ -1,4 +1,4 @@
-"""Delivery: SMTP over one reused connection (stdlib smtplib), or .eml files.
+"""Delivery: SMTP over one reused connection (`emails`' SMTP backend), or .eml files.
 
 Messages are built here, from the outbox row alone: multipart/alternative (text and HTML, both
 base64 UTF-8), wrapped in multipart/mixed with the .ics attachment when there is one. The
@@ -6,6 +6,9 @@ builder writes the MIME text directly instead of going through `email.generator`
 about 1 ms per message, more than the SMTP exchange on loopback); the result is parsed back by
 the standard library in the tests. Header text and addresses pass `mail/headers.py`.
 
+`emails` holds the connection (its SMTPBackend, one client per batch) and signs with DKIM when
+a key is configured; its resend-on-disconnect is switched off and its TLS made to verify (its
+own classes start TLS without a context). The exchange itself stays step by step here:
 SMTP outcomes (README "Exactly once"): every failure before the end of DATA has been written
 (connect, TLS, login, MAIL, RCPT, the DATA command, writing the message) is transient or
 permanent by its reply; once the final "CRLF . CRLF" is written, a missing or garbled answer
@@ -21,10 +24,14 @@ import os
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import formatdate
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from emails.backend.smtp import SMTPBackend
+from emails.backend.smtp.client import SMTPClientWithResponse
+from emails.signers import DKIMSigner
 
 from veiligheid_flow.mail.headers import AddressError, header_value, wire_address
 from veiligheid_flow.mail.models import OutboxMessage
@@ -192,54 +199,94 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+class _VerifiedClient(SMTPClientWithResponse):
+    """emails' client, starting TLS with the backend's verifying context."""
+
+    def initialize(self) -> None:
+        self.ehlo()
+        if self.tls:
+            self.starttls(context=self.parent.context)
+            self.ehlo()
+        if self.user:
+            self.login(user=self.user, password=self.password)
+
+
+class _VerifiedSSLClient(_VerifiedClient):
+    """Implicit TLS (port 465) with the verifying context, connecting once."""
+
+    default_port = smtplib.SMTP_SSL_PORT
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        plain = super()._get_socket(host, port, timeout)
+        return self.parent.context.wrap_socket(plain, server_hostname=self._host)
+
+
+class OutboxBackend(SMTPBackend):
+    """`emails`' SMTP backend as the outbox needs it: errors raised (never `fail_silently`),
+    TLS that verifies, and no resend on a lost connection (a resend after the end of DATA could
+    deliver twice: the outbox decides, see README "Exactly once")."""
+
+    connection_cls = _VerifiedClient
+    connection_ssl_cls = _VerifiedSSLClient
+
+    def __init__(self, settings: Settings) -> None:
+        s = settings
+        self.context = tls_context(s) if (s.smtp_tls or s.smtp_starttls) else None
+        super().__init__(
+            ssl=s.smtp_tls,
+            tls=s.smtp_starttls,
+            fail_silently=False,
+            host=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout,
+            user=s.smtp_user,
+            password=s.smtp_password or "",
+        )
+
+    def retry_on_disconnect(self, func: Any) -> Any:
+        return func  # never resend by itself
+
+
+def dkim_signer(settings: Settings) -> DKIMSigner | None:
+    """emails' DKIM signer for the configured key (settings check it is complete and valid)."""
+    s = settings
+    if not (s.dkim_domain and s.dkim_selector and s.dkim_key_file):
+        return None
+    return DKIMSigner(
+        selector=s.dkim_selector,
+        domain=s.dkim_domain,
+        key=s.dkim_key_file.read_bytes(),
+        include_headers=[b"from", b"to", b"cc", b"subject", b"date", b"message-id"],
+    )
+
+
 class SmtpTransport:
-    """One SMTP connection for the whole batch, opened at the first message.
+    """One SMTP connection for the whole batch (emails' backend), opened at the first message.
 
     Nothing is ever resent by the transport itself (a resend after a lost reply could deliver
     twice; see README "Exactly once"). A failure to connect, start TLS or log in is transient:
     the message is not at fault, the batch stops and the outbox retries with back-off.
-    `sendmail` is done step by step (MAIL, RCPT, DATA) so that the moment the end of the data is
-    written is known: a failure after it raises UncertainError, never TransientError.
+    The exchange is done step by step (MAIL, RCPT, DATA) so that the moment the end of the data
+    is written is known: a failure after it raises UncertainError, never TransientError.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sender = settings.mail_from
-        self._smtp: smtplib.SMTP | None = None
-
-    def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        assert s.smtp_host is not None
-        context = tls_context(s) if (s.smtp_tls or s.smtp_starttls) else None
-        if s.smtp_tls:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context
-            )
-        else:
-            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-        try:
-            smtp.ehlo()
-            if s.smtp_starttls:
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password or "")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                smtp.close()
-            raise
-        return smtp
+        self.backend = OutboxBackend(settings)
+        self.signer = dkim_signer(settings)
 
     def _session(self) -> smtplib.SMTP:
-        if self._smtp is None:
-            try:
-                self._smtp = self._connect()
-            except (smtplib.SMTPException, OSError) as exc:
-                raise TransientError(_describe(exc)) from exc
-        return self._smtp
+        try:
+            return self.backend.get_client()
+        except (smtplib.SMTPException, OSError) as exc:
+            self.backend._client = None  # a half-open client is not reused
+            raise TransientError(_describe(exc)) from exc
 
     def send(self, row: OutboxMessage) -> None:
         out = prepare(row, self.sender)
+        if self.signer is not None:
+            out = replace(out, data=self.signer.sign_message_bytes(out.data))
         smtp = self._session()
         if out.smtputf8 and not smtp.has_extn("smtputf8"):
             raise PermanentError(
@@ -275,7 +322,7 @@ class SmtpTransport:
         return None  # SMTP cannot tell; see README "Exactly once"
 
     def close(self) -> None:
-        smtp, self._smtp = self._smtp, None
+        smtp, self.backend._client = self.backend._client, None
         if smtp is None:
             return
         with contextlib.suppress(smtplib.SMTPException, OSError):

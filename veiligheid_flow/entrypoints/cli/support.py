@@ -153,8 +153,11 @@ def database_problem(exc: OperationalError) -> str:
 
 def settings_problem(exc: ValidationError) -> str:
     first = exc.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check of several settings together names them itself
+        return f"instellingen ongeldig: {message}"
     name = "VEILIGHEID_" + "_".join(str(part) for part in first["loc"]).upper()
-    return f"instelling {name} is ongeldig: {first['msg']}"
+    return f"instelling {name} is ongeldig: {message}"
 
 
 def file_problem(exc: OSError) -> str:
