@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     digest_weekday: int = Field(default=0, ge=0, le=6, description="0 = maandag")
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"
     mail_from: str = "veiligheid-flow@example.nl"
+    mail_from_name: str = "Veiligheid OOV"
+    mail_reply_to: str | None = Field(default=None, description="The team's mailbox for answers")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None

@@ -664,6 +664,7 @@ def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
         )
     )
     added = 0
+    names = _names_of(session, {a for d in drafts for a in (d.recipient, *d.cc)})
     for draft in drafts:
         if draft.key in existing:
             continue
@@ -674,6 +675,7 @@ def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
                 kind=draft.kind,
                 recipient=draft.recipient,
                 cc=list(draft.cc),
+                names={a: names[a] for a in (draft.recipient, *draft.cc) if a in names},
                 subject=draft.subject,
                 text_body=draft.text,
                 html_body=draft.html,
@@ -688,3 +690,13 @@ def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
         added += 1
     session.flush()
     return added
+
+
+def _names_of(session: Session, addresses: set[str]) -> dict[str, str]:
+    """The name of each address (staff before portfolio holders; the newest programme wins)."""
+    names: dict[str, str] = {}
+    for model in (PortfolioHolder, Person):
+        query = select(model.email, model.name).where(model.email.in_(sorted(addresses)))
+        for email, name in session.execute(query.order_by(model.id)):
+            names[email] = name
+    return names

@@ -70,6 +70,10 @@ def header_value(value: str, linesep: str) -> str:
     value = one_line(value)
     if _plain(value):
         return value if len(value) <= 60 else _fold(value, linesep)
+    return _encoded_words(value, linesep)
+
+
+def _encoded_words(value: str, linesep: str) -> str:
     words, chunk = [], b""
     for char in value:
         encoded = char.encode("utf-8")
@@ -101,3 +105,18 @@ def wire_address(address: str) -> WireAddress:
     if not domain.isascii():
         domain = checked.ascii_domain
     return WireAddress(f"{local}@{domain}", not local.isascii())
+
+
+_PHRASE = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~.-]+")  # atext and spaces: safe quoted
+
+
+def named_address(name: str | None, address: str, linesep: str) -> str:
+    """`"Name" <address>` for a From, To or Reply-To header (`address` already wire-ready): a
+    plain ASCII name as a quoted string, anything else (accents, quotes, commas) as RFC 2047
+    encoded words, so no name can add or change an address."""
+    name = " ".join(one_line(name or "").split())
+    if not name:
+        return address
+    if _plain(name) and _PHRASE.fullmatch(name):
+        return f'"{name}" <{address}>'
+    return f"{_encoded_words(name, linesep)} <{address}>"

@@ -30,6 +30,8 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
     cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Address → the person's name, for To and Cc ("Anna de Vries" <a.devries@…>).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     subject: Mapped[str] = mapped_column(String(limits.TEXT))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)

@@ -25,7 +25,8 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass, replace
-from email.utils import formatdate
+from datetime import datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,11 +34,24 @@ from emails.backend.smtp import SMTPBackend
 from emails.backend.smtp.client import SMTPClientWithResponse
 from emails.signers import DKIMSigner
 
-from veiligheid_flow.mail.headers import AddressError, header_value, wire_address
+from veiligheid_flow.clock import LOCAL_TZ
+from veiligheid_flow.mail.headers import AddressError, header_value, named_address, wire_address
 from veiligheid_flow.mail.models import OutboxMessage
 from veiligheid_flow.settings import Settings
 
-SENDER_NAME = "Veiligheid OOV"  # plain ASCII without specials: needs no quoting
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from, and where answers go (VEILIGHEID_MAIL_FROM, _FROM_NAME,
+    _REPLY_TO)."""
+
+    address: str
+    name: str = "Veiligheid OOV"
+    reply_to: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Sender:
+        return cls(settings.mail_from, settings.mail_from_name, settings.mail_reply_to)
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
@@ -79,24 +93,35 @@ def _base64_part(content_type: str, text: str, linesep: str, extra: str = "") ->
     ]
 
 
-def prepare(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> Outgoing:
+def prepare(row: OutboxMessage, sender: str | Sender, *, linesep: str = "\r\n") -> Outgoing:
     """The envelope and the complete message (headers and MIME body) with `linesep` line ends.
     Raises PermanentError for an address that cannot go out."""
+    if isinstance(sender, str):
+        sender = Sender(sender)
     try:
-        source = wire_address(sender)
+        source = wire_address(sender.address)
         to = wire_address(row.recipient)
         cc = [wire_address(a) for a in row.cc]
+        reply_to = wire_address(sender.reply_to) if sender.reply_to else None
     except AddressError as exc:
         raise PermanentError(str(exc)) from exc
+    names = row.names or {}
+    copied = [
+        named_address(names.get(a), w.text, linesep) for a, w in zip(row.cc, cc, strict=True)
+    ]
     # Boundaries contain '_' and '=', which base64 never produces, so they cannot occur in a part.
     alt, mixed = f"=_vf-alt-{row.key_digest[:20]}", f"=_vf-mix-{row.key_digest[:20]}"
     headers = [
-        f"From: {SENDER_NAME} <{source.text}>",
-        f"To: {to.text}",
-        *([f"Cc: {(',' + linesep + ' ').join(a.text for a in cc)}"] if cc else []),
+        f"From: {named_address(sender.name, source.text, linesep)}",
+        *([f"Reply-To: {reply_to.text}"] if reply_to else []),
+        f"To: {named_address(names.get(row.recipient), to.text, linesep)}",
+        *([f"Cc: {(',' + linesep + ' ').join(copied)}"] if copied else []),
         f"Subject: {header_value(row.subject, linesep)}",
-        f"Date: {formatdate(usegmt=True)}",
+        f"Date: {format_datetime(datetime.now(LOCAL_TZ))}",  # when it goes out; numeric zone
         f"Message-ID: {row.message_id}",
+        # Automatic mail (RFC 3834): no out-of-office replies, no auto-forward loops.
+        "Auto-Submitted: auto-generated",
+        "X-Auto-Response-Suppress: All",
         f"X-Veiligheid-Key: {header_value(row.key, linesep)}",
         "MIME-Version: 1.0",
     ]
@@ -144,7 +169,7 @@ def prepare(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> Outgoi
     )
 
 
-def build_message(row: OutboxMessage, sender: str, *, linesep: str = "\r\n") -> bytes:
+def build_message(row: OutboxMessage, sender: str | Sender, *, linesep: str = "\r\n") -> bytes:
     """The complete message (headers and MIME body) as bytes with `linesep` line ends."""
     return prepare(row, sender, linesep=linesep).data
 
@@ -161,7 +186,7 @@ class FileTransport:
     A failed write (a full or read-only mail folder) removes its .tmp file and is transient:
     the message is not at fault, the batch stops and the outbox retries with back-off."""
 
-    def __init__(self, folder: Path, sender: str) -> None:
+    def __init__(self, folder: Path, sender: str | Sender) -> None:
         self.folder, self.sender = folder, sender
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -272,7 +297,7 @@ class SmtpTransport:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.sender = settings.mail_from
+        self.sender = Sender.of(settings)
         self.backend = OutboxBackend(settings)
         self.signer = dkim_signer(settings)
 
@@ -377,4 +402,4 @@ def _describe(exc: BaseException) -> str:
 def make_transport(settings: Settings) -> Transport:
     if settings.smtp_host:
         return SmtpTransport(settings)
-    return FileTransport(settings.mail_dir, settings.mail_from)
+    return FileTransport(settings.mail_dir, Sender.of(settings))
