@@ -101,7 +101,7 @@ def test_a_term_ending_in_a_weekend_moves_and_says_so() -> None:
     assert deadline.explanation == (
         "Sluiting drugspand (Damocles): bezwaartermijn: 6 weken na 18-03-2023 "
         "(Opiumwet art. 13b; Awb art. 6:7 (bezwaar binnen 6 weken)); "
-        "eindigt op 29-04-2023 (weekend) en schuift naar 01-05-2023 (Algemene termijnenwet)"
+        "eindigt op 29-04-2023 (weekend) en schuift naar 01-05-2023 (Algemene termijnenwet art. 1)"
     )
 
 
@@ -109,7 +109,8 @@ def test_a_term_ending_on_a_holiday_names_the_holiday() -> None:
     deadline = legal_deadline(CASES["woonoverlast"], date(2023, 3, 16))
     assert deadline.due == date(2023, 4, 28)
     assert deadline.explanation.endswith(
-        "; eindigt op 27-04-2023 (Koningsdag) en schuift naar 28-04-2023 (Algemene termijnenwet)"
+        "; eindigt op 27-04-2023 (Koningsdag) en schuift naar 28-04-2023 "
+        "(Algemene termijnenwet art. 1)"
     )
 
 
@@ -136,7 +137,7 @@ def test_extension_and_shift_together_and_a_case_without_extension() -> None:
     deadline = legal_deadline(case, date(2023, 4, 25), extended=True)
     assert deadline.explanation == (
         "Proef: 3 dagen na 25-04-2023 (art. 1), verlengd met 1 dag; eindigt op 29-04-2023 "
-        "(weekend) en schuift naar 01-05-2023 (Algemene termijnenwet)"
+        "(weekend) en schuift naar 01-05-2023 (Algemene termijnenwet art. 1)"
     )
     crisis = legal_deadline(CASES["wvggz_crisismaatregel"], date(2023, 4, 26), extended=True)
     assert crisis.due == crisis.raw_end == date(2023, 4, 29)  # no termijnenwet: stays

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,10 +150,18 @@ class CaseType(_Strict):
 CaseKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
 
 
+class EquatedDay(_Strict):
+    """A day equated with a public holiday by decree (Algemene termijnenwet art. 3 lid 3)."""
+
+    day: date
+    source: str = Field(min_length=3, max_length=500, description="het besluit (Staatscourant)")
+
+
 class LegalTerms(_Strict):
     kind: Literal["legal_terms"]
     version: Version
     cases: dict[CaseKey, CaseType] = Field(max_length=500)
+    equated_days: list[EquatedDay] = Field(default_factory=list, max_length=500)
 
 
 @dataclass
@@ -162,6 +171,7 @@ class RuleBook:
     default_tier: int = 4
     settings: Settings = field(default_factory=lambda: Settings(kind="settings", version=1))
     cases: dict[str, CaseType] = field(default_factory=dict)
+    equated_days: dict[date, str] = field(default_factory=dict)  # day → decree (Atw art. 3)
     sources: list[str] = field(default_factory=list)
     digest: str = ""  # of the rule files' bytes: stored decisions are tied to it
 
@@ -241,6 +251,7 @@ def _read_one(source: PositionedYaml, book: RuleBook, origins: dict[str, str]) -
             if (other := _claim(origins, f"case {name}", source.file))
         ]
         book.cases.update(parsed.cases)
+        book.equated_days.update({d.day: d.source for d in parsed.equated_days})
         return problems
     if other := _claim(origins, f"table {parsed.table}", source.file):
         message = f"tabel '{parsed.table}' staat ook in {other}: elke tabel in één bestand"

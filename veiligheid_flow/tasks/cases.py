@@ -13,6 +13,7 @@ from veiligheid_flow.authority import Actor, Role, require_role, resolve_actor
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.models import Activity, Programme
 from veiligheid_flow.rules.legal import legal_deadline
+from veiligheid_flow.rules.service import programme_calendar
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.tasks.models import Task, TaskStatus
 
@@ -63,7 +64,10 @@ def open_case(
     if len({code for _, code in found}) > 1:
         raise DomainError(f"{actor.label} werkt voor meer dan één gemeente: geef --municipality")
     activity = found[0][0]
-    deadline = legal_deadline(case, event_day, extended=extended)
+    office = programme_calendar(session.get(Programme, activity.programme_id))
+    deadline = legal_deadline(
+        case, event_day, extended=extended, equated=book.equated_days, office=office
+    )
     number = 1 + (
         session.scalar(select(func.count(Task.id)).where(Task.activity_id == activity.id)) or 0
     )
