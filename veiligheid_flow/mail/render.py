@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -29,25 +31,74 @@ def render(kind: str, **context: Any) -> tuple[str, str]:
     return text, html
 
 
-def deadlines_ics(items: list[tuple[str, str, date, str]], stamp: datetime) -> str:
-    """One all-day VEVENT per (uid, summary, day, description), as RFC 5545 text.
+@dataclass(frozen=True)
+class Deadline:
+    """One all-day deadline in a calendar. `cancelled`: the task is done or cancelled (a
+    subscribed calendar then drops it)."""
+
+    uid: str
+    summary: str
+    day: date
+    description: str
+    cancelled: bool = False
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+ALARM = "-PT15H"  # 09:00 the day before the (all-day, floating) deadline
+
+
+def sequence(stamp: datetime) -> int:
+    """SEQUENCE rises with every later version: whole minutes since 2000 of when the calendar
+    was made (a moved deadline always comes in a later message)."""
+    return int((stamp - EPOCH).total_seconds() // 60)
+
+
+def deadlines_ics(
+    items: Iterable[Deadline | tuple[str, str, date, str]],
+    stamp: datetime,
+    *,
+    domain: str = "veiligheid-flow",
+    name: str | None = None,
+    refresh: timedelta | None = None,
+) -> str:
+    """One all-day VEVENT per deadline, as RFC 5545 text: free time (TRANSP:TRANSPARENT), an
+    alarm the day before, SEQUENCE from `stamp`, STATUS:CANCELLED for work that is done. A
+    feed (`name`, `refresh`) gets a calendar name and a refresh interval.
 
     Written directly (escaped and folded here) rather than through `icalendar`, which took
     about 1 ms per attachment: 9 s of a daily sweep at a million tasks. The tests parse the
     result with `icalendar` and compare every field."""
     utc = stamp.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//veiligheid-flow//NL", "METHOD:PUBLISH"]
-    for uid, summary, day, description in items:
+    if name:
+        lines.append(f"X-WR-CALNAME:{_text(name)}")
+    if refresh:
+        minutes = max(1, int(refresh.total_seconds() // 60))
+        lines += [f"REFRESH-INTERVAL;VALUE=DURATION:PT{minutes}M", f"X-PUBLISHED-TTL:PT{minutes}M"]
+    version = sequence(stamp)
+    for item in items:
+        event = item if isinstance(item, Deadline) else Deadline(*item)
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{_text(uid)}@veiligheid-flow",
+            f"UID:{_text(event.uid)}@{domain}",
             f"DTSTAMP:{utc}",
-            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
-            f"SUMMARY:{_text(summary)}",
-            f"DESCRIPTION:{_text(description)}",
-            "END:VEVENT",
+            f"SEQUENCE:{version}",
+            f"DTSTART;VALUE=DATE:{event.day:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{event.day + timedelta(days=1):%Y%m%d}",
+            f"SUMMARY:{_text(event.summary)}",
+            f"DESCRIPTION:{_text(event.description)}",
+            "TRANSP:TRANSPARENT",
+            f"STATUS:{'CANCELLED' if event.cancelled else 'CONFIRMED'}",
         ]
+        if not event.cancelled:
+            lines += [
+                "BEGIN:VALARM",
+                "ACTION:DISPLAY",
+                f"TRIGGER:{ALARM}",
+                f"DESCRIPTION:{_text(event.summary)}",
+                "END:VALARM",
+            ]
+        lines.append("END:VEVENT")
     lines.append("END:VCALENDAR")
     return "".join(_fold(line) + "\r\n" for line in lines)
 
