@@ -126,7 +126,7 @@ def raw_smtplib(rows: list[Any], settings: Any) -> float:
 def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from veiligheid_flow import usecases
+    from veiligheid_flow.app import commands
     from veiligheid_flow.app.jobs import dispatch_outbox
     from veiligheid_flow.clock import parse_now
     from veiligheid_flow.mail import compose
@@ -138,7 +138,7 @@ def run_once(backend: str, n: int, smtp_port: int | None, counter: Counter) -> d
     if smtp_port is not None:
         extra = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_timeout": 10.0}
     with fresh_app(backend, **extra) as app:
-        usecases.load(app, EXAMPLE, now=parse_now(LOAD_AT), actor=SYSTEM)
+        commands.load(app, EXAMPLE, now=parse_now(LOAD_AT), by=SYSTEM)
         now = parse_now(SEND_AT)
         samples = sample_drafts(app, now)
         with app.sessions() as session:

@@ -14,7 +14,7 @@ Part 2 (scale): a synthetic programme (bench/gen_programme.py: N activities × w
 over two years ≈ N × 104 tasks). Each (backend, N) runs in its own child process so that
 its peak RSS (ru_maxrss) is its own; the child reports each step as it finishes, so a step
 that runs past --timeout still leaves the earlier numbers. Steps: parse + validate, load
-(rows), evaluate (first decisions), commit, re-load without changes, `usecases.refresh` at
+(rows), evaluate (first decisions), commit, re-load without changes, `commands.refresh` at
 the load moment (no changes) and a week later (changes), listing (list_tasks + task_dict +
 json, as `tasks --json` does) and the real CLI `veiligheid tasks --json` as a subprocess.
 """
@@ -80,7 +80,7 @@ def evaluate_rolled_back(app: Any, now: Any) -> tuple[float, int, int]:
 
 
 def bench_example(backends: list[str], repeat: int) -> list[list[str]]:
-    from veiligheid_flow import usecases
+    from veiligheid_flow.app import commands
     from veiligheid_flow.bootstrap import bootstrap
     from veiligheid_flow.programme.loader import read_programme
     from veiligheid_flow.tasks.models import Task
@@ -112,14 +112,14 @@ def bench_example(backends: list[str], repeat: int) -> list[list[str]]:
                         )[0],
                     )
                     t, result = timed(
-                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
+                        lambda app=app: commands.load(app, EXAMPLE, now=now, by=SYSTEM)
                     )
                     add("first load (validate + load + evaluate, 1 tx)", t)
                     facts["decisions changed by first load"] = result.decisions_changed
                     t, result = timed(
-                        lambda app=app: usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
+                        lambda app=app: commands.load(app, EXAMPLE, now=now, by=SYSTEM)
                     )
-                    assert not result.report.changed, "re-load changed something"
+                    assert not result.changed, "re-load changed something"
                     add("re-load, no changes", t)
                     t, evaluated, changed = evaluate_rolled_back(app, now)
                     add("rules_service.evaluate, same moment", t)
@@ -146,7 +146,7 @@ def _emit(step: str, **values: Any) -> None:
 
 
 def _first_load(app: Any, loaded: Any, book: Any, now: Any) -> None:
-    """What usecases.load does after validation, one step at a time: rows, rules, commit."""
+    """What commands.load does after validation, one step at a time: rows, rules, commit."""
     from veiligheid_flow.programme.service import load_programme
     from veiligheid_flow.rules import service as rules_service
 
@@ -203,7 +203,7 @@ def scale_worker(backend: str, yaml_path: Path, skip: set[str]) -> None:
     """Runs in a child process; prints one JSON line per finished step."""
     from sqlalchemy import func, select
 
-    from veiligheid_flow import usecases
+    from veiligheid_flow.app import commands
     from veiligheid_flow.audit.models import AuditEntry
     from veiligheid_flow.entrypoints.cli.support import print_json  # noqa: F401 - same import cost as CLI
     from veiligheid_flow.programme.loader import read_programme
@@ -223,13 +223,13 @@ def scale_worker(backend: str, yaml_path: Path, skip: set[str]) -> None:
         _emit("first load total", seconds=time.perf_counter() - load_start, peak_mib=peak_rss_mib())
 
         if "reload" not in skip:
-            t, result = timed(lambda: usecases.load(app, yaml_path, now=now, actor=SYSTEM))
-            assert not result.report.changed
+            t, result = timed(lambda: commands.load(app, yaml_path, now=now, by=SYSTEM))
+            assert not result.changed
             _emit("re-load, no changes", seconds=t, peak_mib=peak_rss_mib())
 
-        t, changed = timed(lambda: usecases.refresh(app, now=now))
+        t, changed = timed(lambda: commands.refresh(app, now=now))
         _emit("refresh, same moment", seconds=t, changes=changed, peak_mib=peak_rss_mib())
-        t, changed = timed(lambda: usecases.refresh(app, now=later))
+        t, changed = timed(lambda: commands.refresh(app, now=later))
         _emit("refresh, a week later", seconds=t, changes=changed, peak_mib=peak_rss_mib())
 
         def listing() -> tuple[int, int]:

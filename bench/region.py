@@ -10,9 +10,9 @@ Sizes are municipalities (bench/region_gen.py: ~2,930 task occurrences each over
 backend) runs in a fresh child process, on a fresh database (a SQLite file in a temporary folder,
 or a PostgreSQL schema that is dropped afterwards), in this order:
 
-1. region build   every programme through `usecases.load`, one transaction each (load at
+1. region build   every programme through `commands.load`, one transaction each (load at
                   2023-01-02 09:00);
-2. load           one more programme (`usecases.load`) — limit: its rows with executemany;
+2. load           one more programme (`commands.load`) — limit: its rows with executemany;
 3. reload         the same file again, unchanged — limit: read the file, compare with the rows;
 4. sweep          the daily jobs of `jobs.JOBS` (reminders, overdue + escalations, council
                   alerts) via `jobs.run_job` at Monday 2023-01-16 08:05 — limit: the
@@ -76,7 +76,7 @@ CRISIS_SHARE = 0.10
 DIGEST_WEEKS = 6
 OPS = ("build", "load", "reload", "sweep", "digests", "declare", "end", "dispatch")
 LABELS = {
-    "build": "region build (every programme, `usecases.load`)",
+    "build": "region build (every programme, `commands.load`)",
     "load": "load one more programme",
     "reload": "reload it unchanged",
     "sweep": "daily sweep (reminders, overdue, escalations, council)",
@@ -249,7 +249,7 @@ class Worker:
 
     # 1 -----------------------------------------------------------------------------------------
     def op_build(self) -> None:
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
 
         now = _now(LOAD_AT)
         times: list[float] = []
@@ -258,9 +258,9 @@ class Worker:
         tasks = 0
         for n, path in enumerate(self.files[:-1], 1):
             t0 = time.perf_counter()
-            result = usecases.load(self.app, path, now=now, actor=SYSTEM)
+            result = commands.load(self.app, path, now=now, by=SYSTEM)
             times.append(time.perf_counter() - t0)
-            tasks += result.report.counts.get("task.created", 0)
+            tasks += result.counts.get("task.created", 0)
             if n % max(1, len(self.files) // 10) == 0 or n == len(self.files) - 1:
                 emit(
                     step="build progress",
@@ -288,7 +288,7 @@ class Worker:
     def op_load(self) -> None:
         from region_limits import plain_load, remove_programme, stored_tasks
 
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
         from veiligheid_flow.db import Base
         from veiligheid_flow.programme.service import municipality_code
 
@@ -313,7 +313,7 @@ class Worker:
             remove_programme(conn, tables, code)
         _vacuum(self.app, "task")
         ours = measure(
-            lambda: usecases.load(self.app, path, now=now, actor=SYSTEM), "load" in self.profile
+            lambda: commands.load(self.app, path, now=now, by=SYSTEM), "load" in self.profile
         )
         with self.app.engine.connect() as conn:
             stored = stored_tasks(conn, code)
@@ -326,7 +326,7 @@ class Worker:
     def op_reload(self) -> None:
         from region_limits import plain_reload
 
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
 
         path = self.files[-1]
 
@@ -336,10 +336,10 @@ class Worker:
 
         limit = measure(plain)
         ours = measure(
-            lambda: usecases.load(self.app, path, now=_now(RELOAD_AT), actor=SYSTEM),
+            lambda: commands.load(self.app, path, now=_now(RELOAD_AT), by=SYSTEM),
             "reload" in self.profile,
         )
-        changed = ours[1].report.changed
+        changed = ours[1].changed
         check = (
             "ok"
             if (limit[1] == 0 and not changed)
@@ -421,9 +421,9 @@ class Worker:
         """Municipalities (in code order) whose T01/T02 work makes ~10% of all tasks."""
         from sqlalchemy import text
 
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
 
-        if "municipalities" not in inspect.signature(usecases.declare_crisis).parameters:
+        if "municipalities" not in inspect.signature(commands.declare_crisis).parameters:
             return ["T01"], None  # a core without municipality scope: one theme everywhere
         with self.app.engine.connect() as conn:
             total = conn.execute(text("SELECT count(*) FROM task")).scalar_one()
@@ -449,7 +449,7 @@ class Worker:
     def op_declare(self) -> None:
         from region_limits import paused_ids, plain_pause, scope_ids, unpause
 
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
 
         themes, codes = self._crisis_scope()
         with self.app.engine.connect() as conn:
@@ -470,7 +470,7 @@ class Worker:
         by = f"bm@{all_codes[0]}.example.nl"
         extra = {} if codes is None else {"municipalities": codes}
         ours = measure(
-            lambda: usecases.declare_crisis(
+            lambda: commands.declare_crisis(
                 self.app,
                 "Benchmarkcrisis",
                 grip=2,
@@ -497,7 +497,7 @@ class Worker:
     def op_end(self) -> None:
         from region_limits import plain_resume, repause, scope_rows, shift_map
 
-        from veiligheid_flow import usecases
+        from veiligheid_flow.app import commands
         from veiligheid_flow.clock import local_date
 
         crisis_id, by, themes, codes, ids = self.crisis
@@ -514,7 +514,7 @@ class Worker:
             repause(conn, themes, codes)
         _vacuum(self.app, "task")
         ours = measure(
-            lambda: usecases.end_crisis(self.app, crisis_id, by=by, now=_now(END_AT)),
+            lambda: commands.end_crisis(self.app, crisis_id, by=by, now=_now(END_AT)),
             "end" in self.profile,
         )
         with self.app.engine.connect() as conn:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
+from veiligheid_flow.authority import resolve_holder
 from veiligheid_flow.bootstrap import bootstrap
 from veiligheid_flow.clock import parse_now
-from veiligheid_flow.crisis.service import resolve_holder
 from veiligheid_flow.mail.compose import digest
 from veiligheid_flow.settings import Settings
 from veiligheid_flow.tasks.models import Task, TaskStatus
@@ -29,19 +29,19 @@ LATE = {"Nazorg ex-gedetineerden", "Snelheidsmetingen en terugkoppeling aan wijk
 def main() -> None:
     work = Path(tempfile.mkdtemp())
     app = bootstrap(Settings(database_url=f"sqlite:///{work / 'demo.db'}", mail_dir=work))
-    usecases.load(app, ROOT / "config/programma-huizen-2023-2024.yaml",
-                  now=parse_now("2023-03-01T09:00"), actor="docs")
+    commands.load(app, ROOT / "config/programma-huizen-2023-2024.yaml",
+                  now=parse_now("2023-03-01T09:00"), by="docs")
     with app.sessions() as session:
         done = [(t.id, t.owner.email) for t in session.scalars(select(Task))
                 if t.planned_due < date(2023, 9, 15) and t.title not in LATE]
     for task_id, owner in done:
-        usecases.change_status(app, task_id, TaskStatus.DONE, by=owner,
+        commands.change_status(app, task_id, TaskStatus.DONE, by=owner,
                                now=parse_now("2023-09-15T16:00"), note="gereed")
-    usecases.declare_crisis(app, "Grote brand Oostermeent", grip=2, by="burgemeester",
+    commands.declare_crisis(app, "Grote brand Oostermeent", grip=2, by="burgemeester",
                             now=parse_now("2023-10-02T10:00"), themes=["VEERKRACHTIGE_WIJKEN"],
                             staff=[], expected_days=10)
     now = parse_now("2023-10-09T08:05")
-    usecases.refresh(app, now=now)
+    commands.refresh(app, now=now)
     with app.sessions() as session:
         draft = digest(
             session, now=now, holder=resolve_holder(session, "burgemeester"), book=app.rulebook()

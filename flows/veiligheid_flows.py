@@ -101,10 +101,10 @@ def outbox_dispatch_flow(now: str | None = None) -> dict[str, int]:
 def crisis_response_flow(crisis_id: str, now: str | None = None) -> dict[str, int | str]:
     """React to a crisis event by dispatching the outbox.
 
-    The crisis notices are already queued in the outbox by the crisis use case
-    (`usecases.declare_crisis` / `end_crisis`, in the same transaction as the decision); this flow
-    only dispatches the outbox so they go out promptly. `crisis_id` is the event's resource id
-    (e.g. "veiligheid.crisis.42") and is only reported back.
+    The crisis notices are already queued in the outbox by the crisis commands
+    (`app.commands.declare_crisis` / `end_crisis`, in the same transaction as the decision);
+    this flow only dispatches the outbox so they go out promptly. `crisis_id` is the event's
+    resource id (e.g. "veiligheid.crisis.42") and is only reported back.
     """
     moment = _now(now)
     app = bootstrap()

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import EXAMPLE, at
+from veiligheid_flow.app.commands import load
 from veiligheid_flow.authority import resolve_actor
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.errors import DomainError
-from veiligheid_flow.usecases import load
 
 
 @pytest.fixture
 def huizen(app: App) -> App:
-    load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="OOV1")
+    load(app, EXAMPLE, now=at("2023-03-01T09:00"), by="OOV1")
     return app
 
 

@@ -49,7 +49,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, event, select, text
 
 from tests.conftest import EXAMPLE, PG_SERVER, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS, JOBS_BY_NAME, JobResult, run_due, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
@@ -298,7 +298,7 @@ def reference(
             migrate=False,
         )
         try:
-            usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+            commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
             _run_setup(app, before)
             last: dict[str, tuple[date | None, int]] = {}
             for moment in moments:
@@ -353,7 +353,7 @@ def test_runner_threads_at_the_same_moment(app, runner_settings, smtp, reference
     expected = reference(case.before, (case.race,))
     assert expected.new_at_last() >= 10 and sum(bool(s) for s, _ in expected.last.values()) >= 3
 
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     runners = [_runner(runner_settings, f"vf_thread_{i}") for i in range(RUNNER_THREADS)]
     try:
         _run_setup(runners[0], case.before)
@@ -402,7 +402,7 @@ def test_run_processes_at_the_same_moment(app, runner_settings, smtp, reference,
     scenario = "first_run"
     case = SCENARIOS[scenario]
     expected = reference(case.before, (case.race,))
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     setup = _runner(runner_settings, "vf_setup")
     try:
         _run_setup(setup, case.before)
@@ -493,7 +493,7 @@ def test_two_serve_schedulers_race_over_days(app, runner_settings, smtp, referen
     dispatcher of one runner race each other as well as the other runner's); the next day starts
     when all have run and none is running."""
     expected = reference((), DAYS)
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     clock = SimulatedClock()
     names = [job.name for job in JOBS] + [DISPATCH]
     done: dict[datetime, set[tuple[str, str]]] = defaultdict(set)
@@ -642,7 +642,7 @@ def test_runner_dies_holding_the_slot_the_other_takes_over(
     transaction is rolled back whole and the other runner does the job and sends the mail."""
     case = SCENARIOS[scenario]
     expected = reference(case.before, (case.race,))
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     tag = f"vf_survivor_{uuid.uuid4().hex[:8]}"
     survivor = _runner(runner_settings, tag)
     _run_setup(survivor, case.before)
@@ -700,7 +700,7 @@ def test_runner_killed_mid_send_other_sends_the_rest(
     Message-ID is not in the server's log) and `outbox retry` send it once."""
     case = SCENARIOS["catch_up"]
     expected = reference(case.before, (case.race,))
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     survivor = _runner(runner_settings, "vf_survivor")
     try:
         _run_setup(survivor, case.before)
@@ -769,7 +769,7 @@ def test_jobs_racing_for_the_first_evaluation_mark_are_all_covered(
         pytest.skip("SQLite serialises whole transactions (BEGIN IMMEDIATE): no such race")
     case = SCENARIOS["catch_up"]
     expected = reference(case.before, (case.race,))
-    usecases.load(app, EXAMPLE, now=at(LOAD_AT), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOAD_AT), by=SYSTEM)
     jobs = ("reminders", "overdue")
     assert all(expected.last[name][1] > 0 for name in jobs)
     runners = [_runner(runner_settings, f"vf_mark_{name}") for name in jobs]

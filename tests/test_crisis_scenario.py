@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -39,8 +39,8 @@ class Scenario:
 
 
 def start(app: App, *, expected_days: int | None = None) -> Scenario:
-    usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
-    crisis_id = usecases.declare_crisis(
+    commands.load(app, EXAMPLE, now=at("2023-10-02T09:00"), by=SYSTEM)
+    crisis_id = commands.declare_crisis(
         app,
         "Grote brand Oostermeent",
         grip=2,
@@ -50,7 +50,7 @@ def start(app: App, *, expected_days: int | None = None) -> Scenario:
         staff=sorted(ON_DUTY),
         expected_days=expected_days,
     ).subject_id
-    usecases.add_absence(
+    commands.add_absence(
         app,
         "OOV3",
         start=date(2023, 10, 2),
@@ -177,7 +177,7 @@ def test_absent_colleague_work_goes_to_the_backup(app: App) -> None:
         assert r["responsible"] == r["backup"]
         assert "VERANTW-AFWEZIG" in r["rules"]
     # Back on Monday 9 October: work that is not overdue returns to OOV3.
-    usecases.refresh(app, now=at("2023-10-09T09:00"))
+    commands.refresh(app, now=at("2023-10-09T09:00"))
     rows = tasks(app)
     assert all(
         r["responsible"] == "OOV3"
@@ -232,7 +232,7 @@ def test_after_the_crisis_resumed_tasks_shift_by_ten_working_days(app: App) -> N
     paused = {i for i, r in during.items() if r["paused"]}
     assert paused
 
-    impact = usecases.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))
+    impact = commands.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))
     cal = scenario.calendar
     shift = cal.working_days_between(date(2023, 10, 1), date(2023, 10, 13))
     assert shift == 10
@@ -263,7 +263,7 @@ def test_after_the_crisis_resumed_tasks_shift_by_ten_working_days(app: App) -> N
 
 def test_resumed_task_due_today_after_shift_is_not_overdue(app: App) -> None:
     scenario = start(app)
-    usecases.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))
+    commands.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))
     week = [r for r in tasks(app).values() if r["activity"] == "C02"]
     (task,) = [r for r in week if r["planned_due"] == date(2023, 9, 29)]
     assert task["due_date"] == date(2023, 10, 13)  # shifted by 10: due today

@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS, dispatch_outbox, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
@@ -78,7 +78,7 @@ print("finished", len(report.sent), flush=True)
 
 def _fill_outbox(app: App) -> int:
     """The example's real messages for CLAIM plus synthetic ones; returns the total."""
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     composed = sum(run_job(app, job, now=at(CLAIM)).enqueued for job in JOBS)
     assert composed > 0
     drafts = [

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, at
 from tests.test_region import laren_programme
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
@@ -70,13 +70,13 @@ def snapshot(app: App) -> dict[str, Any]:
 
 @pytest.fixture
 def huizen(app: App) -> App:
-    usecases.load(app, EXAMPLE, now=at(LOADED), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(LOADED), by=SYSTEM)
     return app
 
 
 @pytest.fixture
 def region(huizen: App, tmp_path: Path) -> App:
-    usecases.load(huizen, laren_programme(tmp_path), now=at(LOADED), actor=SYSTEM)
+    commands.load(huizen, laren_programme(tmp_path), now=at(LOADED), by=SYSTEM)
     return huizen
 
 
@@ -89,7 +89,7 @@ def test_a_file_of_another_municipality_with_the_same_code_is_refused(
     before = snapshot(huizen)
     laren = example_with(tmp_path, municipality="Laren")  # keeps the template's code
     with pytest.raises(DomainError, match="UPV-2023-2024.*Huizen.*Laren"):
-        usecases.load(huizen, laren, now=at("2023-03-02T09:00"), actor=SYSTEM)
+        commands.load(huizen, laren, now=at("2023-03-02T09:00"), by=SYSTEM)
     assert snapshot(huizen) == before
     result = run("load", laren, "--by", "OOV1", "--now", "2023-03-02T09:00")
     assert result.exit_code == 1
@@ -106,7 +106,7 @@ def test_a_second_name_for_the_same_municipality_code_is_refused(
     before = snapshot(huizen)
     other = example_with(tmp_path, municipality="HUIZEN!", programme_code="UPV-HUIZEN2")
     with pytest.raises(DomainError, match="huizen.*Huizen"):
-        usecases.load(huizen, other, now=at("2023-03-02T09:00"), actor=SYSTEM)
+        commands.load(huizen, other, now=at("2023-03-02T09:00"), by=SYSTEM)
     assert snapshot(huizen) == before
 
 
@@ -162,7 +162,7 @@ def test_a_listing_shows_the_decisions_at_its_now_without_storing_them(huizen: A
 def test_a_mayor_cannot_declare_a_crisis_in_another_municipality(region: App) -> None:
     before = snapshot(region)
     with pytest.raises(DomainError, match="laren"):
-        usecases.declare_crisis(
+        commands.declare_crisis(
             region, "Brand", grip=2, by=HUIZEN_MAYOR, now=at("2023-10-02T09:00"),
             themes=[], staff=[], expected_days=5, municipalities=["laren"],
         )
@@ -175,17 +175,17 @@ def test_a_mayor_cannot_declare_a_crisis_in_another_municipality(region: App) ->
 
 
 def test_another_municipalitys_holder_cannot_update_or_end_a_crisis(region: App) -> None:
-    impact = usecases.declare_crisis(
+    impact = commands.declare_crisis(
         region, "Brand", grip=2, by=LAREN_MAYOR, now=at("2023-10-02T09:00"),
         themes=[], staff=[], expected_days=5,
     )
     before = snapshot(region)
     for attempt in (
-        lambda: usecases.update_crisis(
+        lambda: commands.update_crisis(
             region, impact.subject_id, by=HUIZEN_MAYOR, now=at("2023-10-03T09:00"),
             themes=None, staff=None, grip=3,
         ),
-        lambda: usecases.end_crisis(
+        lambda: commands.end_crisis(
             region, impact.subject_id, by=HUIZEN_MAYOR, now=at("2023-10-03T09:00")
         ),
     ):
@@ -196,7 +196,7 @@ def test_another_municipalitys_holder_cannot_update_or_end_a_crisis(region: App)
 
 @pytest.mark.parametrize("grip", [99, -7, 6])
 def test_grip_out_of_range_is_refused_on_update_too(huizen: App, grip: int) -> None:
-    impact = usecases.declare_crisis(
+    impact = commands.declare_crisis(
         huizen, "Brand", grip=1, by=HUIZEN_MAYOR, now=at("2023-10-02T09:00"),
         themes=[], staff=[], expected_days=5,
     )
@@ -231,7 +231,7 @@ def test_a_long_council_subject_is_alerted_on_both_backends(
     doc["council_items"][0]["subject"] = "Lange titel " + "x" * 280  # validation allows 300
     path = tmp_path / "lang.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    usecases.load(app, path, now=at(LOADED), actor=SYSTEM)
+    commands.load(app, path, now=at(LOADED), by=SYSTEM)
     # Its alerts fall 15 and 5 working days before 2023-10-19: one catch-up run covers both.
     job = JOBS_BY_NAME["council_alerts"]
     sent = run_job(app, job, now=at("2023-09-01T09:00")).enqueued
@@ -367,7 +367,7 @@ def test_nothing_from_an_invalid_load_reaches_the_database(huizen: App, tmp_path
     before = snapshot(huizen)
     bad = example_with(tmp_path, municipality="Huizen", programme_code="UPV 2023")
     with pytest.raises(InputInvalid):
-        usecases.load(huizen, bad, now=at("2023-03-02T09:00"), actor=SYSTEM)
+        commands.load(huizen, bad, now=at("2023-03-02T09:00"), by=SYSTEM)
     with huizen.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM programme")).scalar() == 1
     assert snapshot(huizen) == before
@@ -399,10 +399,10 @@ def test_someone_who_left_the_programme_can_no_longer_act(huizen: App, tmp_path:
     doc["roles"]["coordinators"].append("TIJD")  # absences are a coordinator's
     path = tmp_path / "met-inhuur.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    usecases.load(huizen, path, now=at("2023-03-02T09:00"), actor=SYSTEM)
+    commands.load(huizen, path, now=at("2023-03-02T09:00"), by=SYSTEM)
     assert run("absence", "add", "OOV3", "--from", "2023-03-06", "--to", "2023-03-06",
                "--by", leaver["email"], "--now", "2023-03-03T09:00").exit_code == 0
-    usecases.load(huizen, EXAMPLE, now=at("2023-03-06T09:00"), actor=SYSTEM)  # TIJD left
+    commands.load(huizen, EXAMPLE, now=at("2023-03-06T09:00"), by=SYSTEM)  # TIJD left
     before = snapshot(huizen)
     for args in (
         ["task", "done", "1", "--by", leaver["email"]],

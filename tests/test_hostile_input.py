@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.db import Base
 from veiligheid_flow.entrypoints.cli.main import app as cli
@@ -544,12 +544,12 @@ def test_a_reload_with_a_changed_budget_amount_works(app: Any, tmp_path: Path) -
     # The new line has the same (theme, year, description): it used to be inserted before the
     # old one was deleted, and the unique constraint failed with a traceback.
     now = at("2023-03-01T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=now, by=SYSTEM)
     path, _ = edited(tmp_path, "amount: 45000", "amount: 46000")
 
-    result = usecases.load(app, path, now=now, actor=SYSTEM)
+    result = commands.load(app, path, now=now, by=SYSTEM)
 
-    assert result.report.counts["theme.budget"] == 1
+    assert result.counts["theme.budget"] == 1
     with app.sessions() as session:
         amounts = session.scalars(select(BudgetLine.amount).where(BudgetLine.year == 2023))
         assert 46000 in {int(a) for a in amounts}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.crisis.models import Absence, Crisis
@@ -44,7 +44,7 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
         )
     choice = rng.choice(["crisis", "end", "update", "absence", "cancel", "status", "priority"])
     if choice == "crisis" or (choice in ("end", "update") and not open_crises):
-        usecases.declare_crisis(
+        commands.declare_crisis(
             app,
             "Test",
             grip=rng.randint(1, 4),
@@ -56,9 +56,9 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
         )
         return "crisis"
     if choice == "end":
-        usecases.end_crisis(app, rng.choice(open_crises), by="BM", now=now)
+        commands.end_crisis(app, rng.choice(open_crises), by="BM", now=now)
     elif choice == "update":
-        usecases.update_crisis(
+        commands.update_crisis(
             app,
             rng.choice(open_crises),
             by="BM",
@@ -68,10 +68,10 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
             grip=None,
         )
     elif choice == "cancel" and absences:
-        usecases.cancel_absence(app, rng.choice(absences), by="OOV1", now=now)
+        commands.cancel_absence(app, rng.choice(absences), by="OOV1", now=now)
     elif choice in ("absence", "cancel"):
         start = now.date() + timedelta(days=rng.randint(-2, 10))
-        usecases.add_absence(
+        commands.add_absence(
             app,
             rng.choice(STAFF),
             start=start,
@@ -83,14 +83,14 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
     elif choice == "status":
         status = rng.choice([TaskStatus.DONE, TaskStatus.IN_PROGRESS, TaskStatus.CANCELLED])
         try:
-            usecases.change_status(
+            commands.change_status(
                 app, rng.choice(tasks), status, by="a.devries@example.nl", now=now
             )
         except DomainError:
             return "status refused"
     else:
         try:
-            usecases.set_priority(
+            commands.set_priority(
                 app, rng.choice(tasks), tier=rng.randint(1, 6), by="BM", reason="test", now=now
             )
         except DomainError:
@@ -102,7 +102,7 @@ def random_step(app: App, rng: random.Random, now: datetime) -> str:
 def test_incremental_evaluation_equals_the_full_one(app: App, seed: int) -> None:
     rng = random.Random(seed)
     now = at("2023-02-01T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=now, by=SYSTEM)
     assert full_evaluation_changes(app, now) == []
     history = []
     for _ in range(30):
@@ -110,7 +110,7 @@ def test_incremental_evaluation_equals_the_full_one(app: App, seed: int) -> None
         if rng.random() < 0.6:
             history.append(random_step(app, rng, now))
         else:
-            usecases.refresh(app, now=now)
+            commands.refresh(app, now=now)
             history.append("time")
         missed = full_evaluation_changes(app, now)
         assert missed == [], f"after {history} at {now}: {missed[:3]}"
@@ -118,7 +118,7 @@ def test_incremental_evaluation_equals_the_full_one(app: App, seed: int) -> None
 
 def test_a_new_day_evaluates_only_the_tasks_near_a_threshold(app: App) -> None:
     now = at("2023-06-05T09:00")
-    usecases.load(app, EXAMPLE, now=now, actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=now, by=SYSTEM)
     with app.sessions() as session:
         open_tasks = len(
             session.scalars(select(Task.id).where(Task.status == TaskStatus.OPEN)).all()

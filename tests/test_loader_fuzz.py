@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLE, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.errors import DomainError
@@ -142,7 +142,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, Path
             programme=EXAMPLE,
         )
     )
-    usecases.load(app, EXAMPLE, now=LOADED_AT, actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=LOADED_AT, by=SYSTEM)
     yield app, db
     app.close()
 
@@ -168,7 +168,7 @@ def test_a_mutated_programme_loads_or_is_refused_without_changing_the_db(
         path.write_text(as_yaml(data), encoding="utf-8")
         before = sqlite_dump(db)
         try:
-            usecases.load(app, path, now=LOADED_AT, actor=SYSTEM)
+            commands.load(app, path, now=LOADED_AT, by=SYSTEM)
         except Exception as exc:  # noqa: BLE001 - the point: which exceptions come out
             check_refusal(exc)
             assert sqlite_dump(db) == before
@@ -193,9 +193,9 @@ def test_mutated_rules_load_or_are_refused_without_changing_the_db(
         )
         before = sqlite_dump(db)
         try:
-            usecases.load(fuzzed, EXAMPLE, now=LOADED_AT, actor=SYSTEM)
+            commands.load(fuzzed, EXAMPLE, now=LOADED_AT, by=SYSTEM)
         except Exception as exc:  # noqa: BLE001
             check_refusal(exc)
             assert sqlite_dump(db) == before
             return
-        usecases.refresh(fuzzed, now=LATER)  # accepted rules must also survive a later day
+        commands.refresh(fuzzed, now=LATER)  # accepted rules must also survive a later day

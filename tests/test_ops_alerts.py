@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
 from tests.test_ops_job_isolation import allow_council_alerts, refuse_council_alerts
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import dispatch_outbox, run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
@@ -90,7 +90,7 @@ def smtp_app(database_url: str, tmp_path: Path, server: tuple[Server, int]) -> I
         admin_emails=ADMIN,
     )
     application = bootstrap(settings)
-    usecases.load(application, EXAMPLE, now=at("2023-10-11T09:00"), actor=SYSTEM)
+    commands.load(application, EXAMPLE, now=at("2023-10-11T09:00"), by=SYSTEM)
     yield application
     application.close()
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, at
 from tests.test_programme_load import snapshot
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.audit.models import AuditEntry
@@ -43,7 +43,7 @@ def ops(*args: Any) -> Result:
 
 
 def test_restore_gives_back_every_task_audit_row_and_message_as_at_backup(app, tmp_path):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at("2023-10-02T08:05"))
     run_due(app, now=at("2023-10-06T08:05"))
     before = snapshot(app)
@@ -56,7 +56,7 @@ def test_restore_gives_back_every_task_audit_row_and_message_as_at_backup(app, t
     assert ops("backup", copy).exit_code == exitcodes.INPUT_ERROR  # exists: needs --yes
 
     # Things change after the backup: a task is done, another day's mail goes out.
-    usecases.change_status(
+    commands.change_status(
         app, 1, TaskStatus.DONE, by="a.devries@example.nl", now=at("2023-10-09T09:00")
     )
     run_due(app, now=at("2023-10-10T08:05"))
@@ -76,7 +76,7 @@ def test_restore_gives_back_every_task_audit_row_and_message_as_at_backup(app, t
 def test_a_backup_taken_while_another_thread_writes_is_consistent(app, tmp_path):
     """The writer adds an audit row and moves a counter row in each transaction; the copy must
     hold both or neither of every transaction, and be taken in the middle of the writing."""
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     stop, written = threading.Event(), []
 
     def writer() -> None:
@@ -135,7 +135,7 @@ def test_a_backup_taken_while_another_thread_writes_is_consistent(app, tmp_path)
 
 
 def test_restore_refuses_a_file_that_is_not_a_veiligheid_database(app, tmp_path):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     before = snapshot(app)
     text = tmp_path / "notities.db"
     text.write_text("geen database\n" * 100)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -64,7 +64,7 @@ def outbox(app: App) -> list[OutboxMessage]:
 
 
 def test_a_failing_job_leaves_the_others_and_the_dispatch_running(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at(PRIMED))
     before = {m.key for m in outbox(app)}
     refuse_council_alerts(app)
@@ -104,7 +104,7 @@ def test_a_failing_job_leaves_the_others_and_the_dispatch_running(app, settings)
 def test_veiligheid_run_exits_with_the_job_code_and_one_line_per_failed_job(
     app, settings, tmp_path
 ):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at(PRIMED))
     refuse_council_alerts(app)
     try:
@@ -128,7 +128,7 @@ def test_veiligheid_run_exits_with_the_job_code_and_one_line_per_failed_job(
 
 
 def test_the_embedded_scheduler_logs_a_failed_job_and_still_dispatches(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at(PRIMED))
     runner = direct_runner(app)
     runner("reminders", at(DAY))  # queued and sent

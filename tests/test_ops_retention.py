@@ -13,7 +13,7 @@ import yaml
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS_BY_NAME, run_due, run_job
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
@@ -55,20 +55,20 @@ def audits(app: App, action: str) -> list[AuditEntry]:
 
 
 def test_a_person_removed_from_the_file_is_marked_as_left_and_back_when_restored(app, tmp_path):
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by=SYSTEM)
     assert leaver(app).left_at is None
 
-    report = usecases.load(app, without_leaver(tmp_path), now=at(REMOVED_ON), actor=SYSTEM)
+    report = commands.load(app, without_leaver(tmp_path), now=at(REMOVED_ON), by=SYSTEM)
 
-    assert report.report.counts["person.left"] == 1
+    assert report.counts["person.left"] == 1
     assert leaver(app).left_at == at(REMOVED_ON)
     (entry,) = audits(app, "person.left")
     assert (entry.object_id, entry.actor) == (str(leaver(app).id), "systeem")
     assert entry.at == at(REMOVED_ON)
     # Reloading the same file changes nothing; putting the person back clears the mark.
-    again = usecases.load(app, without_leaver(tmp_path), now=at("2024-10-16T09:00"), actor=SYSTEM)
-    assert not again.report.changed and leaver(app).left_at == at(REMOVED_ON)
-    usecases.load(app, EXAMPLE, now=at("2024-11-01T09:00"), actor=SYSTEM)
+    again = commands.load(app, without_leaver(tmp_path), now=at("2024-10-16T09:00"), by=SYSTEM)
+    assert not again.changed and leaver(app).left_at == at(REMOVED_ON)
+    commands.load(app, EXAMPLE, now=at("2024-11-01T09:00"), by=SYSTEM)
     assert leaver(app).left_at is None
     assert len(audits(app, "person.return")) == 1
 
@@ -87,15 +87,15 @@ def _close_open_tasks_of(app: App, person_id: int, *, keep: int = 0) -> list[int
             )
         )
     for task_id in ids[keep:]:
-        usecases.change_status(
+        commands.change_status(
             app, task_id, TaskStatus.DONE, by="a.devries@example.nl", now=at("2024-10-16T10:00")
         )
     return ids[:keep]
 
 
 def test_people_who_left_are_pseudonymised_after_the_limit_once(app, tmp_path):
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
-    usecases.load(app, without_leaver(tmp_path), now=at(REMOVED_ON), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by=SYSTEM)
+    commands.load(app, without_leaver(tmp_path), now=at(REMOVED_ON), by=SYSTEM)
     person = leaver(app)
     old_email = person.email
     with app.unit_of_work() as session:
@@ -136,7 +136,7 @@ def test_people_who_left_are_pseudonymised_after_the_limit_once(app, tmp_path):
     assert (kept.people, kept.kept) == (0, 1)
     assert leaver(app).email == old_email and audits(app, "retention.person") == []
 
-    usecases.change_status(
+    commands.change_status(
         app, still_open, TaskStatus.DONE, by="a.devries@example.nl", now=at("2024-10-17T10:00")
     )
     result = run_job(app, JOBS_BY_NAME["retention"], now=late.replace(hour=8, minute=5))
@@ -167,7 +167,7 @@ def test_people_who_left_are_pseudonymised_after_the_limit_once(app, tmp_path):
 
 
 def test_bodies_of_old_sent_mail_are_blanked_once_and_their_eml_deleted(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at("2023-10-02T08:05"))
     run_due(app, now=at("2023-10-06T08:05"))
     with app.sessions() as session:

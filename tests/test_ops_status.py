@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, at
 from tests.test_ops_job_isolation import allow_council_alerts, refuse_council_alerts
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS, run_due, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.db import make_engine, upgrade
@@ -31,7 +31,7 @@ def as_json(now: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_in_order_after_a_run_then_missed_once_the_next_slot_passes(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-10-11T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-10-11T09:00"), by=SYSTEM)
     run_due(app, now=at("2023-10-12T08:05"))
 
     code, data = as_json("2023-10-12T09:00")
@@ -59,7 +59,7 @@ def test_in_order_after_a_run_then_missed_once_the_next_slot_passes(app, setting
 
 
 def test_mail_stuck_beyond_the_threshold(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-10-11T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-10-11T09:00"), by=SYSTEM)
     for job in JOBS:  # composed but never dispatched: the dispatcher is down
         run_job(app, job, now=at("2023-10-12T08:05"))
     with app.sessions() as session:
@@ -77,7 +77,7 @@ def test_mail_stuck_beyond_the_threshold(app, settings):
 
 
 def test_a_failed_job_shows_with_its_error_and_clears_when_caught_up(app, settings):
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_due(app, now=at("2023-10-09T08:05"))
     refuse_council_alerts(app)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -65,7 +65,7 @@ def dump(tmp_path: Path, data: dict[str, Any], name: str = "programma.yaml") -> 
 
 
 def load(app: App, path: Path = EXAMPLE, now: str = FIRST_LOAD, actor: str = "OOV1"):
-    return usecases.load(app, path, now=at(now), actor=actor)
+    return commands.load(app, path, now=at(now), by=actor)
 
 
 def snapshot(app: App) -> dict[str, list[tuple[Any, ...]]]:
@@ -123,8 +123,8 @@ def expected_task_count(path: Path) -> int:
 def test_example_loads_with_211_tasks(app):
     result = load(app)
 
-    assert result.report.created and result.report.programme_code == "UPV-2023-2024"
-    assert result.report.counts["task.created"] == 211 == expected_task_count(EXAMPLE)
+    assert result.created and result.programme_code == "UPV-2023-2024"
+    assert result.counts["task.created"] == 211 == expected_task_count(EXAMPLE)
     loaded = tasks(app, ALL_COLUMNS)
     assert len(loaded) == 211
     assert {row["status"] for row in loaded.values()} == {TaskStatus.OPEN}
@@ -270,8 +270,8 @@ def test_reloading_the_same_file_changes_nothing(app):
 
     result = load(app, actor="a.devries@example.nl")
 
-    assert not result.report.changed
-    assert not result.report.created
+    assert not result.changed
+    assert not result.created
     assert result.decisions_changed == 0
     assert snapshot(app) == before  # same task ids, due dates, statuses; no audit rows
 
@@ -283,7 +283,7 @@ def test_reloading_later_only_lets_the_rules_write(app):
 
     result = load(app, now="2023-10-02T09:00", actor="OOV1")
 
-    assert not result.report.changed
+    assert not result.changed
     assert tasks(app) == planned
     new = audit_rows(app)[audit_before:]
     assert {(r.action, r.actor) for r in new} <= {("task.decision", "regels")}
@@ -314,7 +314,7 @@ def _edit(data: dict[str, Any]) -> None:
 
 def _mark_done(app: App, key: TaskKey) -> None:
     task_id = tasks(app)[key]["id"]
-    usecases.change_status(
+    commands.change_status(
         app, task_id, TaskStatus.DONE, by="a.devries@example.nl", now=at("2023-03-02T10:00")
     )
 
@@ -393,9 +393,9 @@ def test_an_edit_changes_only_open_future_tasks(app, tmp_path):
     assert updated == {row["id"] for key, row in c03.items() if row["planned_due"] >= today}
     assert cancelled == {row["id"] for row in d04.values() if row["status"] == TaskStatus.CANCELLED}
     assert created == {after[("Z01", k)]["id"] for k in new_keys}
-    assert result.report.counts["task.updated"] == len(updated)
-    assert result.report.counts["task.cancelled"] == len(cancelled)
-    assert result.report.counts["task.created"] == len(created)
+    assert result.counts["task.updated"] == len(updated)
+    assert result.counts["task.cancelled"] == len(cancelled)
+    assert result.counts["task.created"] == len(created)
 
 
 def test_task_ids_stay_stable_when_an_edit_is_undone(app, tmp_path):
@@ -442,7 +442,7 @@ def test_a_second_programme_loads_beside_the_first(app, tmp_path):
     # Same clock as the first load, so the rules have no reason to revisit the first programme.
     result = load(app, second, actor="OOV1")
 
-    assert result.report.created
+    assert result.created
     after = snapshot(app)
     for table, rows in before.items():  # new rows come after the old ones, which are intact
         assert after[table][: len(rows)] == rows, table
@@ -484,6 +484,6 @@ def test_a_file_that_passes_validation_can_be_loaded(app, tmp_path, make_file):
 
     result = load(app, path)
 
-    assert result.report.created
+    assert result.created
     with app.sessions() as session:
         assert session.scalar(select(func.count(Task.id))) == expected_task_count(path)

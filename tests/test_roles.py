@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tests.conftest import EXAMPLE, at
 from tests.test_hostile_core import run, snapshot
 from tests.test_region import laren_programme
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -31,13 +31,13 @@ MAYOR, ALDERMAN = "m.verbeek@example.nl", "h.vermeulen@example.nl"
 
 @pytest.fixture
 def huizen(app: App) -> App:
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor="OOV1")
+    commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by="OOV1")
     return app
 
 
 @pytest.fixture
 def region(huizen: App, tmp_path: Path) -> App:
-    usecases.load(huizen, laren_programme(tmp_path), now=at("2023-03-01T09:00"), actor="OOV1")
+    commands.load(huizen, laren_programme(tmp_path), now=at("2023-03-01T09:00"), by="OOV1")
     return huizen
 
 
@@ -64,8 +64,8 @@ def task_of_theme_not_held_by(app: App, holder_key: str) -> int:
     raise AssertionError("every theme held by " + holder_key)
 
 
-def declare(app: App, by: Any, **extra: Any) -> usecases.Impact:
-    return usecases.declare_crisis(
+def declare(app: App, by: Any, **extra: Any) -> commands.Impact:
+    return commands.declare_crisis(
         app, "Brand", grip=2, by=by, now=at(NOW),
         themes=extra.pop("themes", ["VEERKRACHTIGE_WIJKEN"]), staff=[], expected_days=5, **extra,
     )
@@ -76,28 +76,28 @@ def declare(app: App, by: Any, **extra: Any) -> usecases.Impact:
 
 REFUSALS: dict[str, tuple[Callable[[App], Any], str]] = {
     "staff done on a task they do not own": (
-        lambda a: usecases.change_status(
+        lambda a: commands.change_status(
             a, owned_task(a, COORDINATOR), TaskStatus.DONE, by="JGD", now=at(NOW)
         ), "eigenaar, de achtervang of de waarnemer"),
     "holder done on a task": (
-        lambda a: usecases.change_status(a, owned_task(a), TaskStatus.DONE, by="BM", now=at(NOW)),
+        lambda a: commands.change_status(a, owned_task(a), TaskStatus.DONE, by="BM", now=at(NOW)),
         "eigenaar, de achtervang of de waarnemer"),
     "owner cancels": (
-        lambda a: usecases.change_status(
+        lambda a: commands.change_status(
             a, owned_task(a), TaskStatus.CANCELLED, by=OWNER, now=at(NOW)
         ), "Alleen de coördinator van gemeente huizen mag deze taak laten vervallen"),
     "system changes a task": (
-        lambda a: usecases.change_status(a, owned_task(a), TaskStatus.DONE, by=SYSTEM, now=at(NOW)),
+        lambda a: commands.change_status(a, owned_task(a), TaskStatus.DONE, by=SYSTEM, now=at(NOW)),
         "Alleen de coördinator van gemeente huizen"),
     "staff hands over another's task": (
-        lambda a: usecases.reassign(a, owned_task(a), by="JGD", now=at(NOW), reason=None),
+        lambda a: commands.reassign(a, owned_task(a), by="JGD", now=at(NOW), reason=None),
         "eigenaar, de achtervang of de waarnemer"),
     "staff registers an absence": (
-        lambda a: usecases.add_absence(
+        lambda a: commands.add_absence(
             a, "OOV3", start=at(NOW).date(), end=at(NOW).date(), by=OWNER, now=at(NOW), reason=None
         ), "Alleen de coördinator van gemeente huizen mag afwezigheid vastleggen"),
     "staff reloads the programme": (
-        lambda a: usecases.load(a, EXAMPLE, now=at(NOW), actor=OWNER),
+        lambda a: commands.load(a, EXAMPLE, now=at(NOW), by=OWNER),
         "Alleen de coördinator van gemeente huizen mag het programma"),
     "alderman declares a crisis": (
         lambda a: declare(a, ALDERMAN),
@@ -106,16 +106,16 @@ REFUSALS: dict[str, tuple[Callable[[App], Any], str]] = {
         lambda a: declare(a, COORDINATOR), "Alleen de crisisbevoegde"),
     "system declares a crisis": (lambda a: declare(a, SYSTEM), "Alleen de crisisbevoegde"),
     "holder of another theme sets a priority": (
-        lambda a: usecases.set_priority(
+        lambda a: commands.set_priority(
             a, task_of_theme_not_held_by(a, "WV"), tier=1, by="WV", reason="x", now=at(NOW)
         ), "Alleen de portefeuillehouder van thema"),
     "staff sets a priority": (
-        lambda a: usecases.set_priority(
+        lambda a: commands.set_priority(
             a, owned_task(a), tier=1, by=OWNER, reason="x", now=at(NOW)
         ),
         "Alleen de portefeuillehouder van gemeente huizen"),
     "holder opens a case": (
-        lambda a: usecases.open_case(
+        lambda a: commands.open_case(
             a, "huisverbod", event_day=at(NOW).date(), by="BM", now=at(NOW), reference=None,
             extended=False,
         ), "Alleen de medewerker van gemeente huizen mag een wettelijke zaak openen"),
@@ -140,19 +140,19 @@ def test_clearing_a_priority_is_for_a_holder_of_the_theme_too(huizen: App) -> No
     task = task_of_theme_not_held_by(huizen, "WV")
     with huizen.sessions() as session:
         holder = session.get(Task, task).theme.holders[0].email
-    usecases.set_priority(huizen, task, tier=1, by=holder, reason="eerst", now=at(NOW))
+    commands.set_priority(huizen, task, tier=1, by=holder, reason="eerst", now=at(NOW))
     before = snapshot(huizen)
     with pytest.raises(DomainError, match="Alleen de portefeuillehouder van thema"):
-        usecases.clear_priority(huizen, task, by="WV", now=at(NOW))
+        commands.clear_priority(huizen, task, by="WV", now=at(NOW))
     assert snapshot(huizen) == before
-    usecases.clear_priority(huizen, task, by=holder, now=at(NOW))
+    commands.clear_priority(huizen, task, by=holder, now=at(NOW))
 
 
 def test_the_first_load_needs_a_coordinator_the_file_names(app: App) -> None:
     before = snapshot(app)
     with pytest.raises(DomainError, match=r"Alleen een coördinator die het bestand zelf noemt "
                                           r"\(Anna de Vries \(a.devries@example.nl\)\)"):
-        usecases.load(app, EXAMPLE, now=at(NOW), actor="b.jansen@example.nl")
+        commands.load(app, EXAMPLE, now=at(NOW), by="b.jansen@example.nl")
     assert snapshot(app) == before
     result = run("load", EXAMPLE, "--by", "b.jansen@example.nl", "--now", NOW)
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -164,18 +164,18 @@ def test_the_first_load_needs_a_coordinator_the_file_names(app: App) -> None:
 
 def test_permitted_actions_work_and_record_the_resolved_actor(huizen: App) -> None:
     mine = owned_task(huizen)
-    usecases.change_status(huizen, mine, TaskStatus.IN_PROGRESS, by="OOV2", now=at(NOW))
-    usecases.reassign(huizen, mine, by="OOV2", now=at(NOW), reason="ziek")
-    usecases.change_status(huizen, mine, TaskStatus.DONE, by="s.bakker@example.nl", now=at(NOW))
+    commands.change_status(huizen, mine, TaskStatus.IN_PROGRESS, by="OOV2", now=at(NOW))
+    commands.reassign(huizen, mine, by="OOV2", now=at(NOW), reason="ziek")
+    commands.change_status(huizen, mine, TaskStatus.DONE, by="s.bakker@example.nl", now=at(NOW))
     other = owned_task(huizen, "f.elamrani@example.nl")
-    usecases.change_status(huizen, other, TaskStatus.CANCELLED, by="OOV1", now=at(NOW))
-    usecases.add_absence(huizen, "OOV3", start=at(NOW).date(), end=at(NOW).date(), by="OOV1",
+    commands.change_status(huizen, other, TaskStatus.CANCELLED, by="OOV1", now=at(NOW))
+    commands.add_absence(huizen, "OOV3", start=at(NOW).date(), end=at(NOW).date(), by="OOV1",
                          now=at(NOW), reason=None)
     crisis = declare(huizen, "AOV")  # the delegate, for the mayor
-    usecases.update_crisis(huizen, crisis.subject_id, by="burgemeester", now=at(NOW),
+    commands.update_crisis(huizen, crisis.subject_id, by="burgemeester", now=at(NOW),
                            themes=None, staff=None, grip=3)
-    usecases.end_crisis(huizen, crisis.subject_id, by="AOV", now=at("2023-10-03T09:00"))
-    usecases.load(huizen, EXAMPLE, now=at(NOW), actor="OOV1")
+    commands.end_crisis(huizen, crisis.subject_id, by="AOV", now=at("2023-10-03T09:00"))
+    commands.load(huizen, EXAMPLE, now=at(NOW), by="OOV1")
     with huizen.sessions() as session:
         actors = dict(session.execute(select(AuditEntry.action, AuditEntry.actor)).all())
     assert actors["task.in_progress"] == OWNER and actors["task.reassign"] == OWNER
@@ -186,7 +186,7 @@ def test_permitted_actions_work_and_record_the_resolved_actor(huizen: App) -> No
 
 
 def test_the_system_may_load(huizen: App) -> None:
-    result = usecases.load(huizen, EXAMPLE, now=at(NOW), actor=SYSTEM)
+    result = commands.load(huizen, EXAMPLE, now=at(NOW), by=SYSTEM)
     assert result.municipality == "huizen"
 
 
@@ -195,25 +195,25 @@ def test_the_system_may_load(huizen: App) -> None:
 
 LAREN_COORDINATOR, LAREN_AOV = "a.devries@laren.example.nl", "p.vandijk@laren.example.nl"
 CROSS: dict[str, Callable[[App], Any]] = {
-    "task": lambda a: usecases.change_status(
+    "task": lambda a: commands.change_status(
         a, owned_task(a, COORDINATOR), TaskStatus.CANCELLED, by=LAREN_COORDINATOR, now=at(NOW)
     ),
-    "reassign": lambda a: usecases.reassign(
+    "reassign": lambda a: commands.reassign(
         a, owned_task(a, COORDINATOR), by=LAREN_COORDINATOR, now=at(NOW), reason=None
     ),
-    "absence": lambda a: usecases.add_absence(
+    "absence": lambda a: commands.add_absence(
         a, "f.elamrani@example.nl", start=at(NOW).date(), end=at(NOW).date(),
         by=LAREN_COORDINATOR, now=at(NOW), reason=None,
     ),
     "crisis": lambda a: declare(a, LAREN_AOV, municipalities=["huizen"], themes=[]),
-    "priority": lambda a: usecases.set_priority(
+    "priority": lambda a: commands.set_priority(
         a, owned_task(a), tier=1, by="m.verbeek@laren.example.nl", reason="x", now=at(NOW)
     ),
-    "case": lambda a: usecases.open_case(
+    "case": lambda a: commands.open_case(
         a, "huisverbod", event_day=at(NOW).date(), by="s.bakker@laren.example.nl", now=at(NOW),
         reference=None, extended=False, municipality="huizen",
     ),
-    "load": lambda a: usecases.load(a, EXAMPLE, now=at(NOW), actor=LAREN_COORDINATOR),
+    "load": lambda a: commands.load(a, EXAMPLE, now=at(NOW), by=LAREN_COORDINATOR),
 }
 
 
@@ -229,9 +229,9 @@ def test_a_crisis_of_another_municipality_cannot_be_updated_or_ended(region: App
     crisis = declare(region, LAREN_AOV, themes=[])
     before = snapshot(region)
     for attempt in (
-        lambda: usecases.update_crisis(region, crisis.subject_id, by=AOV, now=at(NOW),
+        lambda: commands.update_crisis(region, crisis.subject_id, by=AOV, now=at(NOW),
                                        themes=None, staff=None, grip=3),
-        lambda: usecases.end_crisis(region, crisis.subject_id, by=MAYOR, now=at(NOW)),
+        lambda: commands.end_crisis(region, crisis.subject_id, by=MAYOR, now=at(NOW)),
     ):
         with pytest.raises(DomainError, match="laren"):
             attempt()
@@ -248,7 +248,7 @@ def test_a_dry_run_reports_what_would_happen_and_stores_nothing(huizen: App) -> 
     assert trial.exit_code == 0, trial.output
     assert "Proefdraai: er is niets vastgelegd." in trial.output
     assert snapshot(huizen) == before
-    preview = usecases.declare_crisis(
+    preview = commands.declare_crisis(
         huizen, "Brand", grip=2, by="AOV", now=at(NOW), themes=["VEERKRACHTIGE_WIJKEN"],
         staff=[], expected_days=None, dry_run=True,
     )
@@ -256,7 +256,7 @@ def test_a_dry_run_reports_what_would_happen_and_stores_nothing(huizen: App) -> 
     paused = sum(1 for c in preview.changes if c.after.get("paused") is True)
     assert paused > 0 and preview.titles["paused"]
     assert f"{paused} gepauzeerd" in trial.output and preview.titles["paused"][0] in trial.output
-    real = usecases.declare_crisis(
+    real = commands.declare_crisis(
         huizen, "Brand", grip=2, by="AOV", now=at(NOW), themes=["VEERKRACHTIGE_WIJKEN"],
         staff=[], expected_days=None,
     )

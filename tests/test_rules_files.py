@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
@@ -208,7 +208,7 @@ def test_load_with_bad_rules_changes_nothing_in_an_empty_db(
     try:
         assert app.settings.rules != settings.rules
         with pytest.raises(InputInvalid) as caught:
-            usecases.load(app, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
+            commands.load(app, EXAMPLE, now=at("2023-10-02T09:00"), by=SYSTEM)
         assert any(Path(p.file).name == "priority.yaml" for p in caught.value.problems)
         assert _counts(app) == {"programme": 0, "person": 0, "task": 0, "audit": 0}
     finally:
@@ -220,23 +220,23 @@ def test_load_with_bad_rules_changes_nothing_in_a_loaded_db(
 ) -> None:
     good = bootstrap(settings)
     try:
-        usecases.load(good, EXAMPLE, now=at("2023-10-02T09:00"), actor=SYSTEM)
+        commands.load(good, EXAMPLE, now=at("2023-10-02T09:00"), by=SYSTEM)
         counts, state = _counts(good), _task_state(good)
 
         monkeypatch.setenv("VEILIGHEID_RULES", str(_bad_folder(tmp_path)))
         bad = bootstrap(Settings())
         try:
             with pytest.raises(InputInvalid):
-                usecases.load(bad, EXAMPLE, now=at("2023-10-20T09:00"), actor=SYSTEM)
+                commands.load(bad, EXAMPLE, now=at("2023-10-20T09:00"), by=SYSTEM)
             with pytest.raises(InputInvalid):
-                usecases.refresh(bad, now=at("2023-10-20T09:00"))
+                commands.refresh(bad, now=at("2023-10-20T09:00"))
         finally:
             bad.close()
 
         assert _counts(good) == counts
         assert _task_state(good) == state
         # With good rules the same moment does change decisions: the refusal mattered.
-        assert usecases.refresh(good, now=at("2023-10-20T09:00")) > 0
+        assert commands.refresh(good, now=at("2023-10-20T09:00")) > 0
         assert _task_state(good) != state
     finally:
         good.close()

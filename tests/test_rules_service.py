@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands, queries
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -27,7 +27,7 @@ WV = "g.prins@example.nl"
 
 
 def load(app: App, now: str = NOW) -> None:
-    usecases.load(app, EXAMPLE, now=at(now), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at(now), by=SYSTEM)
 
 
 def audit_rows(app: App, action: str | None = None) -> list[AuditEntry]:
@@ -83,7 +83,7 @@ def calendar(app: App) -> WorkCalendar:
 
 def test_reevaluating_with_unchanged_facts_changes_nothing(app: App) -> None:
     load(app)
-    usecases.declare_crisis(
+    commands.declare_crisis(
         app,
         "Stroomstoring",
         grip=1,
@@ -103,8 +103,8 @@ def test_reevaluating_with_unchanged_facts_changes_nothing(app: App) -> None:
     event.listen(app.engine, "before_cursor_execute", count)
     try:
         # Same day, later hour: every fact is the same.
-        assert usecases.refresh(app, now=at("2023-10-02T15:00")) == 0
-        assert usecases.refresh(app, now=at("2023-10-02T15:00")) == 0
+        assert commands.refresh(app, now=at("2023-10-02T15:00")) == 0
+        assert commands.refresh(app, now=at("2023-10-02T15:00")) == 0
     finally:
         event.remove(app.engine, "before_cursor_execute", count)
     assert writes == []
@@ -115,8 +115,8 @@ def test_reevaluating_with_unchanged_facts_changes_nothing(app: App) -> None:
 def test_reloading_the_same_programme_changes_nothing(app: App) -> None:
     load(app)
     before_audit, before_tasks = len(audit_rows(app)), task_rows(app)
-    result = usecases.load(app, EXAMPLE, now=at("2023-10-02T11:00"), actor=SYSTEM)
-    assert not result.report.changed
+    result = commands.load(app, EXAMPLE, now=at("2023-10-02T11:00"), by=SYSTEM)
+    assert not result.changed
     assert result.decisions_changed == 0
     assert len(audit_rows(app)) == before_audit
     assert task_rows(app) == before_tasks
@@ -130,7 +130,7 @@ def test_priority_set_by_theme_holder_wins_and_is_audited(app: App) -> None:
     task_id = task_of(app, "E02", date(2023, 12, 29))  # VERKEERSVEILIGHEID: holders WV, BM
     assert task_rows(app)[task_id]["tier"] == 3
 
-    impact = usecases.set_priority(
+    impact = commands.set_priority(
         app, task_id, tier=1, by="WV", reason="Raadsvragen over snelheid", now=at(NOW)
     )
     assert [c.task_id for c in impact.changes] == [task_id]
@@ -149,7 +149,7 @@ def test_priority_set_by_theme_holder_wins_and_is_audited(app: App) -> None:
     assert decision.after == {"tier": 1}
     assert "OVERRIDE-PORTEFEUILLEHOUDER" in decision.rule_ids
 
-    explained = usecases.explain(app, task_id, now=at(NOW))
+    explained = queries.explain(app, task_id, now=at(NOW))
     assert explained["task"]["tier"] == 1
     assert explained["task"]["rank"] is not None
     assert "Raadsvragen over snelheid" in explained["steps"][0]["reason"]
@@ -160,7 +160,7 @@ def test_priority_set_by_a_non_holder_is_refused(app: App) -> None:
     task_id = task_of(app, "E02", date(2023, 12, 29))
     before_audit, before_tasks = len(audit_rows(app)), task_rows(app)
     with pytest.raises(DomainError, match="portefeuillehouder"):
-        usecases.set_priority(
+        commands.set_priority(
             app, task_id, tier=1, by="h.vermeulen@example.nl", reason="Zorg eerst", now=at(NOW)
         )
     assert len(audit_rows(app)) == before_audit
@@ -175,7 +175,7 @@ def test_priority_set_by_a_non_holder_is_refused(app: App) -> None:
 def test_crisis_declare_update_end_are_audited_with_rule_ids(app: App) -> None:
     load(app)
     cal = calendar(app)
-    declared = usecases.declare_crisis(
+    declared = commands.declare_crisis(
         app,
         "Cyberaanval",
         grip=1,
@@ -209,7 +209,7 @@ def test_crisis_declare_update_end_are_audited_with_rule_ids(app: App) -> None:
         assert entry.after["paused"] is True
         assert "PAUZE-CRISIS-GEPLAND-WERK" in entry.rule_ids
 
-    usecases.update_crisis(
+    commands.update_crisis(
         app,
         crisis_id,
         by="BM",
@@ -227,7 +227,7 @@ def test_crisis_declare_update_end_are_audited_with_rule_ids(app: App) -> None:
         r["paused"] for r in rows.values() if r["theme"] == "ONDERMIJNING" and not r["statutory"]
     )
 
-    ended = usecases.end_crisis(app, crisis_id, by="BM", now=at("2023-10-06T17:00"))
+    ended = commands.end_crisis(app, crisis_id, by="BM", now=at("2023-10-06T17:00"))
     (end,) = audit_rows(app, "crisis.end")
     assert (end.actor, end.before) == (BM, {"ended_at": None})
     assert end.after["ended_at"] is not None
@@ -253,7 +253,7 @@ def test_crisis_declare_update_end_are_audited_with_rule_ids(app: App) -> None:
 def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> None:
     load(app)
     cal = calendar(app)
-    first = usecases.declare_crisis(
+    first = commands.declare_crisis(
         app,
         "Overstroming",
         grip=2,
@@ -263,7 +263,7 @@ def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> Non
         staff=[],
         expected_days=None,
     ).subject_id
-    second = usecases.declare_crisis(
+    second = commands.declare_crisis(
         app,
         "Hack",
         grip=1,
@@ -284,7 +284,7 @@ def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> Non
         pairs = {tuple(r) for r in session.execute(select(TaskPause.task_id, TaskPause.crisis_id))}
     assert {(i, first) for i in both} | {(i, second) for i in both | only_second} == pairs
 
-    usecases.end_crisis(app, first, by="BM", now=at("2023-10-06T17:00"))
+    commands.end_crisis(app, first, by="BM", now=at("2023-10-06T17:00"))
     rows = task_rows(app)
     assert all(rows[i]["paused"] for i in both | only_second)
     with app.sessions() as session:
@@ -294,7 +294,7 @@ def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> Non
                 "paused_by"
             ] == [second]
 
-    usecases.end_crisis(app, second, by="BM", now=at("2023-10-13T17:00"))
+    commands.end_crisis(app, second, by="BM", now=at("2023-10-13T17:00"))
     rows = task_rows(app)
     assert not any(r["paused"] for r in rows.values())
     # Paused 2..13 October (union of both crises): 10 working days; only the second: 4..13, 8.
@@ -306,7 +306,7 @@ def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> Non
 
 def test_absence_hands_work_to_backup_and_back(app: App) -> None:
     load(app)
-    impact = usecases.add_absence(
+    impact = commands.add_absence(
         app,
         "ZV",
         start=date(2023, 10, 2),
@@ -322,7 +322,7 @@ def test_absence_hands_work_to_backup_and_back(app: App) -> None:
     assert mine
     assert all(rows[i]["responsible"] == rows[i]["backup"] for i in mine)
     assert {c.task_id for c in impact.changes} >= mine
-    usecases.refresh(app, now=at("2023-10-09T09:00"))
+    commands.refresh(app, now=at("2023-10-09T09:00"))
     rows = task_rows(app)
     assert all(rows[i]["responsible"] == "ZV" for i in mine)
 
@@ -332,7 +332,7 @@ def test_absence_hands_work_to_backup_and_back(app: App) -> None:
 
 def test_open_huisverbod_case_creates_a_statutory_task_with_the_legal_due_date(app: App) -> None:
     load(app, "2023-06-09T09:00")
-    impact = usecases.open_case(
+    impact = commands.open_case(
         app,
         "huisverbod",
         event_day=date(2023, 6, 9),
@@ -349,7 +349,7 @@ def test_open_huisverbod_case_creates_a_statutory_task_with_the_legal_due_date(a
     assert (row["owner"], row["backup"], row["responsible"]) == ("OOV3", "ZV", "OOV3")
     assert "HV-2023-017" in row["title"]
 
-    explained = usecases.explain(app, task_id, now=at("2023-06-09T14:00"))
+    explained = queries.explain(app, task_id, now=at("2023-06-09T14:00"))
     assert "Wet tijdelijk huisverbod" in explained["task"]["note"]
     assert "10 dagen na 09-06-2023" in explained["task"]["note"]
     assert explained["task"]["legal_basis"].startswith("Wet tijdelijk huisverbod")
@@ -366,7 +366,7 @@ def test_open_huisverbod_case_creates_a_statutory_task_with_the_legal_due_date(a
 
 def test_open_woo_case_moves_past_kings_day(app: App) -> None:
     load(app, "2023-03-30T09:00")
-    task_id = usecases.open_case(
+    task_id = commands.open_case(
         app,
         "woo_verzoek",
         event_day=date(2023, 3, 30),
@@ -388,7 +388,7 @@ def test_open_case_of_unknown_type_is_refused(app: App) -> None:
     load(app)
     count = len(task_rows(app))
     with pytest.raises(DomainError, match="zaaktype"):
-        usecases.open_case(
+        commands.open_case(
             app,
             "parkeerbon",
             event_day=date(2023, 10, 2),
@@ -409,7 +409,7 @@ def test_forecast_rows_per_person_and_week_and_a_miss_under_a_15_day_crisis(app:
     with app.sessions() as session:
         people = {p.email: p.hours_per_week for p in session.scalars(select(Person))}
     weeks = 8
-    rows, misses = usecases.capacity_forecast(app, now=at(now), weeks=weeks)
+    rows, misses = queries.capacity_forecast(app, now=at(now), weeks=weeks)
     mondays = [date(2023, 9, 18) + timedelta(weeks=n) for n in range(weeks)]
     assert len(rows) == len(people) * weeks
     assert {(r.person, r.week) for r in rows} == {(p, m) for p in people for m in mondays}
@@ -417,7 +417,7 @@ def test_forecast_rows_per_person_and_week_and_a_miss_under_a_15_day_crisis(app:
     anna = {r.week: r for r in rows if r.person == "a.devries@example.nl"}
     assert anna[date(2023, 10, 2)].capacity == 36.0
 
-    crisis_rows, crisis_misses = usecases.capacity_forecast(
+    crisis_rows, crisis_misses = queries.capacity_forecast(
         app, now=at(now), weeks=weeks, crisis_days=15
     )
     # 15 working days from Monday 18 September: three weeks without capacity for anyone.
@@ -474,7 +474,7 @@ def test_themes_have_holders_for_priority(app: App) -> None:
 def test_task_added_to_the_scope_later_shifts_by_its_own_pause_only(app: App) -> None:
     load(app)
     cal = calendar(app)
-    crisis_id = usecases.declare_crisis(
+    crisis_id = commands.declare_crisis(
         app,
         "Cyberaanval",
         grip=1,
@@ -484,7 +484,7 @@ def test_task_added_to_the_scope_later_shifts_by_its_own_pause_only(app: App) ->
         staff=[],
         expected_days=None,
     ).subject_id
-    usecases.update_crisis(
+    commands.update_crisis(
         app,
         crisis_id,
         by="BM",
@@ -493,7 +493,7 @@ def test_task_added_to_the_scope_later_shifts_by_its_own_pause_only(app: App) ->
         staff=None,
         grip=None,
     )
-    usecases.end_crisis(app, crisis_id, by="BM", now=at("2023-10-06T17:00"))
+    commands.end_crisis(app, crisis_id, by="BM", now=at("2023-10-06T17:00"))
     rows = task_rows(app)
     late = {i for i, r in rows.items() if r["theme"] == "ONDERMIJNING" and not r["statutory"]}
     assert late

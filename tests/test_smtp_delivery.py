@@ -18,7 +18,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import dispatch_outbox, run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
@@ -99,7 +99,7 @@ def smtp_app(
         smtp_timeout=5.0,
     )
     application = bootstrap(settings)
-    usecases.load(application, programme, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(application, programme, now=at("2023-09-29T09:00"), by=SYSTEM)
     yield application
     application.close()
 

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import EXAMPLE, ROOT, at
 from tests.test_smtp_delivery import _free_port
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import bootstrap
@@ -83,7 +83,7 @@ def test_every_message_is_dkim_signed_and_verifies(database_url, tmp_path, key, 
     )
     app = bootstrap(settings)
     try:
-        usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+        commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
         _, report = run_due(app, now=at("2023-10-10T08:05"))
     finally:
         app.close()

@@ -16,7 +16,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, ROOT, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS_BY_NAME, dispatch_outbox, run_job
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App, bootstrap
@@ -130,7 +130,7 @@ def _app(database_url: str, tmp_path: Path, port: int, **smtp: object) -> App:
         **smtp,
     )
     app = bootstrap(settings)
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     run_job(app, JOBS_BY_NAME["reminders"], now=at("2023-10-11T08:05"))
     return app
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.authority import SYSTEM
@@ -32,7 +32,7 @@ COLLEAGUE = "a.devries@example.nl"  # OOV1
 
 @pytest.fixture
 def loaded(app: App) -> App:
-    usecases.load(app, EXAMPLE, now=at("2023-03-01T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by=SYSTEM)
     return app
 
 
@@ -73,7 +73,7 @@ def change(
 ) -> Task:
     if to == CANCELLED and by == OWNER:
         by = COLLEAGUE  # cancelling is the coordinator's (OOV1)
-    return usecases.change_status(app, tid, to, by=by, now=at(when), note=note)
+    return commands.change_status(app, tid, to, by=by, now=at(when), note=note)
 
 
 # --- the normal path ---------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_an_unknown_person_is_refused(loaded, by):
     with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder|niet leeg"):
         change(loaded, tid, DONE, by=by)
     with pytest.raises(DomainError, match="geen medewerker of portefeuillehouder|niet leeg"):
-        usecases.reassign(loaded, tid, by=by, now=at("2023-03-02T10:00"), reason="ziek")
+        commands.reassign(loaded, tid, by=by, now=at("2023-03-02T10:00"), reason="ziek")
 
     assert row(loaded, tid) == before
     assert audit_count(loaded) == audits
@@ -202,7 +202,7 @@ def test_reassign_makes_the_backup_responsible(loaded):
     tid = task_id(loaded)
     original = row(loaded, tid)
 
-    usecases.reassign(loaded, tid, by=OWNER, now=at("2023-03-02T10:00"), reason="Langdurig ziek")
+    commands.reassign(loaded, tid, by=OWNER, now=at("2023-03-02T10:00"), reason="Langdurig ziek")
 
     task = row(loaded, tid)
     assert task["handed_over"] is True
@@ -218,21 +218,21 @@ def test_reassign_makes_the_backup_responsible(loaded):
     assert tid in {t.id for t in mine}
 
     # a later re-evaluation keeps the backup responsible
-    usecases.refresh(loaded, now=at("2023-06-01T09:00"))
+    commands.refresh(loaded, now=at("2023-06-01T09:00"))
     assert row(loaded, tid)["responsible_id"] == original["backup_id"]
 
 
 def test_reassign_twice_or_after_closing_is_refused(loaded):
     first, second = task_id(loaded), task_id(loaded, "H03", "2023-12-31")
-    usecases.reassign(loaded, first, by=OWNER, now=at("2023-03-02T10:00"), reason=None)
+    commands.reassign(loaded, first, by=OWNER, now=at("2023-03-02T10:00"), reason=None)
     change(loaded, second, DONE, by=COLLEAGUE)
     before = row(loaded, first), row(loaded, second)
     audits = audit_count(loaded)
 
     with pytest.raises(DomainError, match="al overgedragen"):
-        usecases.reassign(loaded, first, by=OWNER, now=at("2023-03-03T10:00"), reason=None)
+        commands.reassign(loaded, first, by=OWNER, now=at("2023-03-03T10:00"), reason=None)
     with pytest.raises(DomainError, match="al afgesloten"):
-        usecases.reassign(loaded, second, by=COLLEAGUE, now=at("2023-03-03T10:00"), reason=None)
+        commands.reassign(loaded, second, by=COLLEAGUE, now=at("2023-03-03T10:00"), reason=None)
 
     assert (row(loaded, first), row(loaded, second)) == before
     assert audit_count(loaded) == audits

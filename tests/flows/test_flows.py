@@ -15,7 +15,7 @@ from flows.veiligheid_flows import (
     weekly_digest_flow,
 )
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
@@ -27,7 +27,7 @@ def _parse(path: Path) -> email.message.EmailMessage:
 
 
 def _load(app) -> None:
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
 
 
 def test_reminders_flow_writes_eml_once(app, settings):
@@ -115,7 +115,7 @@ def test_crisis_declared_from_the_cli_reaches_the_prefect_server(app, monkeypatc
 
     from veiligheid_flow.entrypoints.cli.main import app as cli
 
-    usecases.load(app, EXAMPLE, now=at("2023-09-29T09:00"), actor=SYSTEM)
+    commands.load(app, EXAMPLE, now=at("2023-09-29T09:00"), by=SYSTEM)
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     before = _crisis_events()
 

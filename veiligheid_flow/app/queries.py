@@ -1,18 +1,39 @@
-"""The read side: each query brings the decisions to `now` in a rolled-back transaction
-(`usecases.view_at`) and returns frozen views built inside it. Nothing here writes."""
+"""The read side: every read. Each query brings the decisions to `now` in a rolled-back
+transaction (`app/reading.py`) and returns frozen views built inside it; nothing here writes.
+
+`actor` is who reads (a person named with --by): a listing then shows only the municipalities
+they serve, and asking for another municipality (or one object of it) is refused in one line.
+Without an actor the reader is the operator at the shell, who sees every municipality.
+
+The tasks queries live in `queries_tasks.py`, the mail queries in `queries_mail.py`; both are
+re-exported here, so an entry point needs only `app.queries`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from veiligheid_flow import usecases
+from veiligheid_flow.app.queries_mail import deadlines_calendar, digest_preview, outbox
+from veiligheid_flow.app.queries_tasks import (
+    TaskQuery,
+    capacity_forecast,
+    explain,
+    tasks,
+    week,
+)
+from veiligheid_flow.app.reading import (
+    Names,
+    programmes_of,
+    read_only,
+    refuse_unseen,
+    view_at,
+    visible,
+)
 from veiligheid_flow.app.views import (
     AbsenceView,
     AuditPage,
@@ -20,7 +41,6 @@ from veiligheid_flow.app.views import (
     CouncilItemView,
     CrisisView,
     PauseView,
-    PersonRef,
     PersonView,
     StepView,
     TaskDetail,
@@ -28,10 +48,14 @@ from veiligheid_flow.app.views import (
 )
 from veiligheid_flow.audit import service as audit_service
 from veiligheid_flow.audit.models import AuditEntry
+from veiligheid_flow.authority import Actor, resolve_actor
 from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import LOCAL_TZ, local_date, local_datetime
 from veiligheid_flow.crisis.models import Absence, Crisis, TaskPause
 from veiligheid_flow.errors import DomainError, NotFound
+from veiligheid_flow.mail.models import OutboxMessage
+from veiligheid_flow.ops.status import Status, check
+from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
 from veiligheid_flow.programme.models import (
     Activity,
     CouncilItem,
@@ -41,64 +65,63 @@ from veiligheid_flow.programme.models import (
     Theme,
     theme_share,
 )
-from veiligheid_flow.programme.service import check_municipality, municipal_calendar
+from veiligheid_flow.programme.service import municipal_calendar
 from veiligheid_flow.rules.service import build_world
+from veiligheid_flow.settings import Settings
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.tasks.views import TIER_LABELS, state_label
 
+__all__ = [
+    "LogFilter",
+    "TaskQuery",
+    "absences",
+    "actor",
+    "audit_log",
+    "capacity_forecast",
+    "council_agenda",
+    "crises",
+    "crisis",
+    "deadlines_calendar",
+    "digest_preview",
+    "explain",
+    "outbox",
+    "people",
+    "system_status",
+    "task_detail",
+    "tasks",
+    "themes",
+    "validate",
+    "week",
+]
+
 OPEN = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
 
-# --- shared helpers ----------------------------------------------------------------------------
+# --- who reads, a file, the system -------------------------------------------------------------
 
 
-class _Names:
-    """Address → name, from the people and portfolio holders (current people first)."""
-
-    def __init__(self, session: Session) -> None:
-        self.names: dict[str, str] = {}
-        for email, name in session.execute(
-            select(PortfolioHolder.email, PortfolioHolder.name).order_by(PortfolioHolder.id)
-        ):
-            self.names.setdefault(email, name)
-        for email, name in session.execute(
-            select(Person.email, Person.name).order_by(Person.left_at.is_not(None), Person.id)
-        ):
-            self.names.setdefault(email, name)
-
-    def ref(self, email: str) -> PersonRef:
-        return PersonRef(self.names.get(email, email), email)
-
-    def maybe(self, email: str | None) -> PersonRef | None:
-        return self.ref(email) if email else None
+def actor(app: App, by: str, municipality: str | None = None) -> Actor:
+    """The person `--by` names (address, id, title, or whatever `authority.resolve_actor`
+    accepts), for the queries' `actor`."""
+    with read_only(app) as session:
+        return resolve_actor(session, by, municipality)
 
 
-def _programmes_of(municipality: str) -> Any:
-    return select(Programme.id).where(Programme.municipality_code == municipality)
+def validate(app: App, path: Path) -> LoadedProgramme:
+    """A programme file read and checked (all problems at once); nothing is stored."""
+    return read_programme(path, known_case_types=set(app.rulebook().cases))
 
 
-def _checked(session: Session, municipality: str | None) -> None:
-    if municipality:
-        check_municipality(session, municipality)
-
-
-@contextmanager
-def _read_only(app: App) -> Iterator[Session]:
-    """A plain read of what is stored (the audit trail): no evaluation, rolled back."""
-    session = app.sessions()
-    try:
-        session.begin()
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+def system_status(settings: Settings, *, now: datetime) -> Status:
+    """Whether everything runs: database, last run per job, outbox (`veiligheid status`)."""
+    return check(settings, now=now)
 
 
 # --- crises and absences -------------------------------------------------------------------------
 
 
-def _crisis_view(session: Session, crisis: Crisis, names: _Names, now: datetime) -> CrisisView:
+def _crisis_view(session: Session, crisis: Crisis, names: Names, now: datetime) -> CrisisView:
     ended = crisis.ended_at is not None and crisis.ended_at <= now
     paused = session.scalar(
         select(func.count())
@@ -122,39 +145,42 @@ def _crisis_view(session: Session, crisis: Crisis, names: _Names, now: datetime)
     )
 
 
-def crises(app: App, *, now: datetime, municipality: str | None = None) -> list[CrisisView]:
+def crises(
+    app: App, *, now: datetime, municipality: str | None = None, actor: Actor | None = None
+) -> list[CrisisView]:
     """The crises declared up to `now` (newest first), of one municipality or of all."""
-    with usecases.view_at(app, now=now) as session:
-        _checked(session, municipality)
-        names = _Names(session)
+    with view_at(app, now=now) as session:
+        codes = visible(session, actor, municipality)
+        names = Names(session)
         rows = session.scalars(
             select(Crisis).where(Crisis.declared_at <= now).order_by(Crisis.id.desc())
         )
         return [
             _crisis_view(session, c, names, now)
             for c in rows
-            if municipality is None or municipality in (c.municipalities or ())
+            if codes is None or set(codes) & set(c.municipalities or ())
         ]
 
 
-def crisis(app: App, *, now: datetime, crisis_id: int) -> CrisisView:
-    with usecases.view_at(app, now=now) as session:
+def crisis(app: App, *, now: datetime, crisis_id: int, actor: Actor | None = None) -> CrisisView:
+    with view_at(app, now=now) as session:
         row = session.get(Crisis, crisis_id)
         if row is None or row.declared_at > now:
             raise NotFound(f"crisis {crisis_id} bestaat niet (op dit moment)")
-        return _crisis_view(session, row, _Names(session), now)
+        refuse_unseen(actor, tuple(row.municipalities or ()), f"crisis {crisis_id}")
+        return _crisis_view(session, row, Names(session), now)
 
 
-def absences(app: App, *, now: datetime, municipality: str | None = None) -> list[AbsenceView]:
+def absences(
+    app: App, *, now: datetime, municipality: str | None = None, actor: Actor | None = None
+) -> list[AbsenceView]:
     """Registered absences (also cancelled ones, marked), by start date."""
-    with usecases.view_at(app, now=now) as session:
-        _checked(session, municipality)
-        names = _Names(session)
+    with view_at(app, now=now) as session:
+        codes = visible(session, actor, municipality)
+        names = Names(session)
         query = select(Absence).where(Absence.created_at <= now)
-        if municipality:
-            people = select(Person.email).where(
-                Person.programme_id.in_(_programmes_of(municipality))
-            )
+        if codes is not None:
+            people = select(Person.email).where(Person.programme_id.in_(programmes_of(codes)))
             query = query.where(Absence.email.in_(people))
         today = local_date(now)
         return [
@@ -176,14 +202,14 @@ def absences(app: App, *, now: datetime, municipality: str | None = None) -> lis
 # --- one task ------------------------------------------------------------------------------------
 
 
-def task_detail(app: App, *, now: datetime, task_id: int) -> TaskDetail:
+def task_detail(app: App, *, now: datetime, task_id: int, actor: Actor | None = None) -> TaskDetail:
     """Every field of a task at `now`, its reasons, pause periods and audit history."""
-    with _read_only(app) as session:
+    with read_only(app) as session:
         last_stored = session.scalar(select(func.max(AuditEntry.id))) or 0
-    explanation = usecases.explain(app, task_id, now=now)
-    with usecases.view_at(app, now=now) as session:
+    explanation = explain(app, task_id, now=now, actor=actor)
+    with view_at(app, now=now) as session:
         task = task_service.get_task(session=session, task_id=task_id)
-        names = _Names(session)
+        names = Names(session)
         pauses = session.execute(
             select(TaskPause, Crisis.title)
             .join(Crisis, TaskPause.crisis_id == Crisis.id)
@@ -244,10 +270,12 @@ def task_detail(app: App, *, now: datetime, task_id: int) -> TaskDetail:
 # --- people, themes, council agenda --------------------------------------------------------------
 
 
-def people(app: App, *, now: datetime, municipality: str | None = None) -> list[PersonView]:
+def people(
+    app: App, *, now: datetime, municipality: str | None = None, actor: Actor | None = None
+) -> list[PersonView]:
     """The current people per municipality, with whether they are absent or on crisis duty."""
-    with usecases.view_at(app, now=now) as session:
-        _checked(session, municipality)
+    with view_at(app, now=now) as session:
+        codes = visible(session, actor, municipality)
         world = build_world(session, now, municipal_calendar(session))
         query = (
             select(Person, Programme.municipality_code)
@@ -255,8 +283,8 @@ def people(app: App, *, now: datetime, municipality: str | None = None) -> list[
             .where(Person.left_at.is_(None))
             .order_by(Programme.municipality_code, Person.name, Person.id)
         )
-        if municipality:
-            query = query.where(Programme.municipality_code == municipality)
+        if codes is not None:
+            query = query.where(Programme.municipality_code.in_(codes))
         return [
             PersonView(
                 name=p.name,
@@ -271,12 +299,14 @@ def people(app: App, *, now: datetime, municipality: str | None = None) -> list[
         ]
 
 
-def themes(app: App, *, now: datetime, municipality: str | None = None) -> list[ThemeView]:
+def themes(
+    app: App, *, now: datetime, municipality: str | None = None, actor: Actor | None = None
+) -> list[ThemeView]:
     """Active themes (of a municipality: its own and the district themes it shares in) with
     their open, late and paused tasks at `now`."""
-    with usecases.view_at(app, now=now) as session:
-        _checked(session, municipality)
-        names = _Names(session)
+    with view_at(app, now=now) as session:
+        codes = visible(session, actor, municipality)
+        names = Names(session)
         today = local_date(now)
         query = (
             select(Theme, Programme.municipality_code)
@@ -284,8 +314,8 @@ def themes(app: App, *, now: datetime, municipality: str | None = None) -> list[
             .where(Theme.active.is_(True))
             .order_by(Programme.municipality_code, Theme.id)
         )
-        if municipality:
-            own = _programmes_of(municipality)
+        if codes is not None:
+            own = programmes_of(codes)
             shared = select(theme_share.c.theme_id).where(theme_share.c.programme_id.in_(own))
             query = query.where(or_(Theme.programme_id.in_(own), Theme.id.in_(shared)))
         counts = {
@@ -324,11 +354,11 @@ def themes(app: App, *, now: datetime, municipality: str | None = None) -> list[
 
 
 def council_agenda(
-    app: App, *, now: datetime, municipality: str | None = None
+    app: App, *, now: datetime, municipality: str | None = None, actor: Actor | None = None
 ) -> list[CouncilItemView]:
     """The termijnagenda: active council items by submission deadline."""
-    with usecases.view_at(app, now=now) as session:
-        _checked(session, municipality)
+    with view_at(app, now=now) as session:
+        codes = visible(session, actor, municipality)
         today = local_date(now)
         query = (
             select(CouncilItem, Programme.municipality_code)
@@ -336,8 +366,8 @@ def council_agenda(
             .where(CouncilItem.active.is_(True))
             .order_by(CouncilItem.submission_deadline, CouncilItem.id)
         )
-        if municipality:
-            query = query.where(Programme.municipality_code == municipality)
+        if codes is not None:
+            query = query.where(Programme.municipality_code.in_(codes))
         at_risk = {
             item_id
             for item_id, flags in session.execute(
@@ -379,17 +409,20 @@ class LogFilter:
     page: int = 1
 
 
-def audit_log(app: App, *, now: datetime, filters: LogFilter = LogFilter()) -> AuditPage:
+def audit_log(
+    app: App, *, now: datetime, filters: LogFilter = LogFilter(), actor: Actor | None = None
+) -> AuditPage:
     """One page of the stored audit trail up to `now` (1 = the newest), names for addresses
     and objects, local times. A plain read: nothing is evaluated, nothing written."""
-    with _read_only(app) as session:
-        where = _log_conditions(session, now, filters)
+    with read_only(app) as session:
+        codes = visible(session, actor, filters.municipality)
+        where = _log_conditions(session, now, filters, codes)
         rows, total = audit_service.page_of(
             session=session, where=where, limit=filters.limit, page=filters.page
         )
         pages = max(1, -(-total // filters.limit))
         return AuditPage(
-            items=tuple(_audit_views(session, rows, _Names(session))),
+            items=tuple(_audit_views(session, rows, Names(session))),
             total=total,
             page=filters.page,
             pages=pages,
@@ -398,11 +431,11 @@ def audit_log(app: App, *, now: datetime, filters: LogFilter = LogFilter()) -> A
 
 
 def _log_conditions(
-    session: Session, now: datetime, filters: LogFilter
+    session: Session, now: datetime, filters: LogFilter, codes: tuple[str, ...] | None
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [AuditEntry.at <= now]
-    if filters.municipality:
-        where.append(usecases.audit_about_municipality(session, filters.municipality))
+    if codes is not None:
+        where.append(_about_municipalities(session, codes))
     if filters.task is not None:
         where += [AuditEntry.object_type == "task", AuditEntry.object_id == str(filters.task)]
     if filters.action:
@@ -416,6 +449,40 @@ def _log_conditions(
     if filters.crisis is not None:
         where.append(_about_crisis(session, filters.crisis))
     return where
+
+
+def _about_municipalities(session: Session, codes: tuple[str, ...]) -> ColumnElement[bool]:
+    return or_(*(_about_municipality(session, code) for code in codes))
+
+
+def _about_municipality(session: Session, code: str) -> ColumnElement[bool]:
+    """Audit entries about one municipality: its tasks, programmes, themes, activities,
+    crises, absences of its people, and the messages that carry its work."""
+    programmes = programmes_of(code)
+
+    def ids(column: Any, *where: ColumnElement[bool]) -> Select[tuple[str]]:
+        return select(cast(column, String)).where(*where)
+
+    crises = [str(c.id) for c in session.scalars(select(Crisis)) if code in c.municipalities]
+    people = select(Person.email).where(Person.programme_id.in_(programmes))
+    kinds = {
+        "task": ids(Task.id, task_service.visible_in(code)),
+        "programme": ids(Programme.id, Programme.id.in_(programmes)),
+        "theme": ids(Theme.id, Theme.programme_id.in_(programmes)),
+        "activity": ids(Activity.id, Activity.programme_id.in_(programmes)),
+        "absence": ids(Absence.id, Absence.email.in_(people)),
+        "email": ids(
+            OutboxMessage.id,
+            ("," + OutboxMessage.municipalities + ",").contains(f",{code},"),
+        ),
+    }
+    return or_(
+        and_(AuditEntry.object_type == "crisis", AuditEntry.object_id.in_(crises)),
+        *(
+            and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(chosen))
+            for kind, chosen in kinds.items()
+        ),
+    )
 
 
 def _local_midnight(day: date) -> datetime:
@@ -469,7 +536,7 @@ def _about_crisis(session: Session, crisis_id: int) -> ColumnElement[bool]:
     )
 
 
-def _audit_views(session: Session, rows: list[AuditEntry], names: _Names) -> list[AuditView]:
+def _audit_views(session: Session, rows: list[AuditEntry], names: Names) -> list[AuditView]:
     labels = _object_labels(session, rows)
     people = dict(session.execute(select(Person.id, Person.name)).all())
     return [
@@ -521,7 +588,7 @@ def _object_labels(session: Session, rows: list[AuditEntry]) -> dict[tuple[str, 
     for r in rows:
         if r.object_type in _LABELLED and r.object_id.isdigit():
             wanted.setdefault(r.object_type, set()).add(int(r.object_id))
-    names = _Names(session) if "absence" in wanted else None
+    names = Names(session) if "absence" in wanted else None
     labels: dict[tuple[str, str], str] = {}
     for kind, ids in wanted.items():
         word, id_column, text_column = _LABELLED[kind]

@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, is_dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import date, datetime
 from typing import Any
 
+from veiligheid_flow.authority import SYSTEM, Actor
 from veiligheid_flow.clock import local_datetime
+from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
+from veiligheid_flow.mail.models import OutboxStatus
+from veiligheid_flow.ops import exitcodes
+from veiligheid_flow.ops.status import Status
+from veiligheid_flow.rules.facts import FACTS, FLAGS
+from veiligheid_flow.tasks.models import TaskStatus
+from veiligheid_flow.tasks.service import STATUS_LABELS, parse_status
+from veiligheid_flow.tasks.views import TIER_LABELS
+
+# The vocabulary the entry points show and parse: re-exported here so that an entry point
+# needs nothing below the application layer.
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "FACTS",
+    "FLAGS",
+    "MAX_EXPECTED_DAYS",
+    "OUTBOX_LABELS",
+    "STATUS_LABELS",
+    "TIER_LABELS",
+    "OutboxStatus",
+    "Status",
+    "exitcodes",
+    "TaskStatus",
+    "parse_outbox_status",
+    "parse_status",
+]
+
+OUTBOX_LABELS = {
+    OutboxStatus.PENDING: "wacht",
+    OutboxStatus.SENDING: "wordt verstuurd",
+    OutboxStatus.SENT: "verstuurd",
+    OutboxStatus.FAILED: "mislukt",
+    OutboxStatus.UNCERTAIN: "onzeker",
+}
+
+
+def parse_outbox_status(text: str) -> OutboxStatus:
+    """An outbox status by its Dutch label ('mislukt', 'wacht') or its value ('failed')."""
+    needle = " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+    for status, label in OUTBOX_LABELS.items():
+        if needle in (label, status.value):
+            return status
+    known = ", ".join(f"{label} ({status.value})" for status, label in OUTBOX_LABELS.items())
+    raise ValueError(f"'{text}' is geen van de outboxstatussen: {known}")
 
 
 @dataclass(frozen=True)
@@ -157,6 +204,156 @@ class CouncilItemView:
     submission_deadline: date
     days_left: int  # calendar days from `now` to the submission deadline (negative: passed)
     at_risk: bool  # an open task of the item carries the rules' council_at_risk signal
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task in a listing; as JSON exactly the fields of `tasks --json`."""
+
+    rank: int | None
+    id: int
+    title: str
+    theme: str
+    status: str
+    paused: bool
+    tier: int
+    tier_label: str
+    statutory: bool
+    legal_basis: str | None
+    due_date: date
+    planned_due: date
+    effort_hours: float
+    owner: str
+    backup: str
+    responsible: str
+    council_item: str | None
+    flags: tuple[str, ...]
+    reason: str
+    note: str | None
+
+    @property
+    def status_label(self) -> str:
+        """Dutch, "gepauzeerd" while a crisis pauses the open task."""
+        status = TaskStatus(self.status)
+        if self.paused and status in (TaskStatus.OPEN, TaskStatus.IN_PROGRESS):
+            return "gepauzeerd"
+        return STATUS_LABELS[status]
+
+    @property
+    def stand_in(self) -> str:
+        """Who takes over from the responsible person: the backup, or the owner once the task
+        is handed over."""
+        return self.backup if self.responsible == self.owner else self.owner
+
+
+@dataclass(frozen=True)
+class WeekView:
+    monday: date
+    tasks: tuple[TaskView, ...]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    programme_code: str
+    created: bool
+    changed: bool
+    counts: Counter[str]  # per kind of change ("task.created"): how many; 0 when absent
+    decisions_changed: int
+    municipality: str
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """A task after a status change or hand-over."""
+
+    id: int
+    status: str
+    status_label: str
+    handed_over: bool
+    responsible: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    task_id: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What a rules-changing command did (or with `dry_run` would do) to the tasks."""
+
+    subject_id: int
+    changes: tuple[ChangeView, ...]
+    dry_run: bool = False
+    municipalities: tuple[str, ...] = ()
+    # Per kind (paused, handed_over, council_at_risk): the first titles, for a preview.
+    titles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if IMPACT_KINDS[kind](c))
+
+
+IMPACT_KINDS = {
+    "paused": lambda c: c.after.get("paused") is True,
+    "resumed": lambda c: c.after.get("paused") is False,
+    "handed_over": lambda c: "responsible_id" in c.after,
+    "new_due_date": lambda c: "due_date" in c.after,
+    "council_at_risk": lambda c: "council_at_risk" in (c.after.get("flags") or []),
+}
+
+
+def impact_json(now: datetime, action: str, impact: Impact, message: str) -> dict[str, Any]:
+    """What a rules-changing command reports with --json: {now, item}."""
+    item = {
+        "action": action,
+        "id": impact.subject_id,
+        "dry_run": impact.dry_run,
+        "changed": len(impact.changes),
+        **{kind: impact.count(kind) for kind in IMPACT_KINDS},
+        "municipalities": list(impact.municipalities),
+        "titles": {k: list(v) for k, v in impact.titles.items()},
+        "message": message,
+    }
+    return item_json(now, item)
+
+
+@dataclass(frozen=True)
+class OutboxItemView:
+    id: int
+    status: str  # the English value (pending, sent, …); OUTBOX_LABELS has the Dutch
+    kind: str
+    to: str
+    subject: str
+    attempts: int
+    error: str | None
+    key: str
+    municipalities: tuple[str, ...]
+
+    @property
+    def status_label(self) -> str:
+        return OUTBOX_LABELS[OutboxStatus(self.status)]
+
+
+@dataclass(frozen=True)
+class MessageChange:
+    """An outbox message after `outbox retry` or `outbox confirm`."""
+
+    id: int
+    status: str
+    status_label: str
+    by: str
+
+
+@dataclass(frozen=True)
+class DraftView:
+    subject: str
+    text: str
+    html: str
+    recipient: str
 
 
 def plain(value: Any) -> Any:

@@ -9,29 +9,27 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from veiligheid_flow import usecases
+from veiligheid_flow.app import commands, queries
 from veiligheid_flow.app.jobs import run_due
-from veiligheid_flow.authority import SYSTEM
+from veiligheid_flow.app.views import SYSTEM, Actor, item_json, plain
 from veiligheid_flow.entrypoints.cli.ops import report_run
 from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
+    OutboxStatusOption,
+    ReaderOption,
     app_context,
     console,
     default_actor,
     friendly_errors,
     now_from,
     print_json,
+    reader,
+    report,
     write_output,
 )
-from veiligheid_flow.mail import compose
-from veiligheid_flow.mail.dispatch import confirm_sent, retry
-from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
-from veiligheid_flow.mail.render import deadlines_ics
-from veiligheid_flow.programme.service import check_municipality
 
 outbox_app = typer.Typer(
     help="De outbox: berichten die klaarstaan, verstuurd of mislukt zijn.",
@@ -61,9 +59,9 @@ def serve(
     )
 
     with app_context() as ctx:
-        result = usecases.load(ctx, ctx.settings.programme, now=system_clock(), actor=SYSTEM)
+        result = commands.load(ctx, ctx.settings.programme, by=SYSTEM, now=system_clock())
         console.print(
-            f"Programma {result.report.programme_code} geladen; "
+            f"Programma {result.programme_code} geladen; "
             f"berichten gaan naar {ctx.settings.smtp_host or ctx.settings.mail_dir}."
         )
         if prefect:
@@ -89,75 +87,88 @@ def serve(
 @friendly_errors
 def outbox(
     ctx: typer.Context,
-    status: Annotated[OutboxStatus | None, typer.Option(help="Alleen deze status.")] = None,
+    status: OutboxStatusOption = None,
     municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
+    by: ReaderOption = None,
 ) -> None:
-    """Toon de berichten in de outbox."""
+    """Toon de berichten in de outbox (status in het Nederlands; met --json de Engelse
+    waarde: pending, sending, sent, failed, uncertain)."""
     if ctx.invoked_subcommand:
         return
-    with app_context() as app, app.sessions() as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)
-        if status:
-            query = query.where(OutboxMessage.status == status)
-        if municipality:
-            check_municipality(session, municipality)
-            query = query.where(
-                ("," + OutboxMessage.municipalities + ",").contains(f",{municipality},")
-            )
-        rows = [
-            {
-                "id": r.id,
-                "status": r.status.value,
-                "kind": r.kind,
-                "to": r.recipient,
-                "subject": r.subject,
-                "attempts": r.attempts,
-                "error": r.last_error,
-                "key": r.key,
-            }
-            for r in session.scalars(query)
-        ]
+    with app_context() as app:
+        rows = queries.outbox(
+            app, status=status, municipality=municipality, actor=reader(app, by, municipality)
+        )
     if as_json:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "kind": r.kind,
+                    "to": r.to,
+                    "subject": r.subject,
+                    "attempts": r.attempts,
+                    "error": r.error,
+                    "key": r.key,
+                }
+                for r in rows
+            ]
+        )
         return
     table = Table(title=f"Outbox ({len(rows)})")
     for name in ("id", "status", "soort", "aan", "onderwerp", "pogingen", "fout"):
         table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(
-            str(r["id"]),
-            r["status"],
-            r["kind"],
-            r["to"],
-            r["subject"],
-            str(r["attempts"]),
-            r["error"] or "",
+            str(r.id), r.status_label, r.kind, r.to, r.subject, str(r.attempts), r.error or ""
         )
     console.print(table)
+
+
+MessageBy = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Coördinator van een gemeente waar het bericht over gaat (e-mail, id of naam). "
+        "Zonder --by handelt u als beheerder aan de shell (uw loginnaam komt in het auditspoor).",
+    ),
+]
+
+
+def _acting(by: str | None) -> str | Actor:
+    """A coordinator named with --by, or else the operator at the shell."""
+    return by if by else commands.operator(default_actor())
 
 
 @outbox_app.command("retry")
 @friendly_errors
 def outbox_retry(
-    message_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
+    message_id: int, by: MessageBy = None, now: NowOption = None, as_json: JsonOption = False
 ) -> None:
     """Zet een mislukt of onzeker bericht opnieuw klaar (onzeker: alleen als de maillog laat
     zien dat het niet is aangekomen)."""
-    with app_context() as app, app.unit_of_work() as session:
-        retry(session, message_id, now=now_from(now), by=by or default_actor())
-    console.print(f"Bericht {message_id} staat weer klaar.")
+    moment = now_from(now)
+    with app_context() as app:
+        done = commands.retry_message(app, message_id, by=_acting(by), now=moment)
+    text = f"Bericht {done.id} staat weer klaar."
+    data = item_json(moment, plain(done) | {"action": "email.retry", "message": text})
+    report(as_json, text, data)
 
 
 @outbox_app.command("confirm")
 @friendly_errors
 def outbox_confirm(
-    message_id: int, by: Annotated[str | None, typer.Option()] = None, now: NowOption = None
+    message_id: int, by: MessageBy = None, now: NowOption = None, as_json: JsonOption = False
 ) -> None:
     """Bevestig dat een onzeker bericht volgens de maillog wél is aangekomen (niet opnieuw)."""
-    with app_context() as app, app.unit_of_work() as session:
-        confirm_sent(session, message_id, now=now_from(now), by=by or default_actor())
-    console.print(f"Bericht {message_id} staat als verstuurd.")
+    moment = now_from(now)
+    with app_context() as app:
+        done = commands.confirm_message(app, message_id, by=_acting(by), now=moment)
+    text = f"Bericht {done.id} staat als verstuurd."
+    data = item_json(moment, plain(done) | {"action": "email.confirm", "message": text})
+    report(as_json, text, data)
 
 
 def digest(
@@ -171,14 +182,18 @@ def digest(
     html: Annotated[Path | None, typer.Option(help="Schrijf de HTML naar dit bestand.")] = None,
     municipality: MunicipalityOption = None,
     now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Toon het weekoverzicht van een portefeuillehouder (tekst, of HTML naar een bestand)."""
-    from veiligheid_flow.authority import resolve_holder
-
     moment = now_from(now)
-    with app_context() as app, usecases.view_at(app, now=moment) as session:
-        found = resolve_holder(session, holder, municipality)
-        draft = compose.digest(session, now=moment, holder=found, book=app.rulebook())
+    with app_context() as app:
+        draft = queries.digest_preview(
+            app,
+            now=moment,
+            holder=holder,
+            municipality=municipality,
+            actor=reader(app, by, municipality),
+        )
     if html:
         write_output(html, draft.html)
         console.print(f"HTML geschreven naar {html}")
@@ -190,27 +205,17 @@ def calendar(
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
     municipality: MunicipalityOption = None,
     now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Exporteer de deadlines van een medewerker als .ics-agenda (alle gemeenten, of één)."""
-    from veiligheid_flow.authority import resolve_person
-    from veiligheid_flow.tasks import service as task_service
-
     moment = now_from(now)
-    with app_context() as app, usecases.view_at(app, now=moment) as session:
-        email = resolve_person(session, person, municipality)
-        if municipality:
-            check_municipality(session, municipality)
-        tasks = task_service.list_tasks(
-            session=session,
-            filters=task_service.TaskFilter(owner=email, municipality=municipality),
-        )
-        feed = deadlines_ics(
-            [
-                (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
-                for t in tasks
-                if t.responsible.email == email
-            ],
-            moment,
+    with app_context() as app:
+        feed = queries.deadlines_calendar(
+            app,
+            now=moment,
+            person=person,
+            municipality=municipality,
+            actor=reader(app, by, municipality),
         )
     if output:
         write_output(output, feed)

@@ -1,4 +1,5 @@
-"""The `veiligheid` command. Thin: parses arguments, calls use cases, prints."""
+"""The `veiligheid` command. Thin: parses arguments, calls the application layer
+(`app.commands`, `app.queries`, `app.jobs`), prints."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from veiligheid_flow import usecases
-from veiligheid_flow.authority import SYSTEM
+from veiligheid_flow.app import commands, queries
+from veiligheid_flow.app.views import STATUS_LABELS, SYSTEM, TaskStatus, TaskView, plain
 from veiligheid_flow.entrypoints.cli import mail as cli_mail
 from veiligheid_flow.entrypoints.cli import ops as cli_ops
 from veiligheid_flow.entrypoints.cli import read as cli_read
@@ -19,6 +20,7 @@ from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
+    ReaderOption,
     StatusOption,
     app_context,
     console,
@@ -26,13 +28,11 @@ from veiligheid_flow.entrypoints.cli.support import (
     now_from,
     parse_day,
     print_json,
+    reader,
     report,
     task_report,
 )
-from veiligheid_flow.programme.service import check_municipality
-from veiligheid_flow.tasks import service as task_service
-from veiligheid_flow.tasks.models import TaskStatus
-from veiligheid_flow.tasks.views import task_dict, task_table
+from veiligheid_flow.entrypoints.cli.tables import task_table
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -61,6 +61,8 @@ def _main(
     ] = False,
 ) -> None:
     """veiligheid-flow: het Uitvoeringsprogramma Veiligheid als taken met regels."""
+
+
 app.add_typer(db_app, name="db")
 
 ByOption = Annotated[
@@ -77,7 +79,7 @@ FileArg = Annotated[Path, typer.Argument(help="Programmabestand (YAML).")]
 def validate(file: FileArg) -> None:
     """Controleer een programmabestand en meld álle fouten tegelijk."""
     with app_context(migrate=False) as ctx:
-        loaded = usecases.validate(ctx, file)
+        loaded = queries.validate(ctx, file)
     spec = loaded.spec
     activities = sum(len(t.activities) for t in spec.themes)
     console.print(
@@ -100,8 +102,7 @@ def load(
     """Laad een programmabestand (opnieuw laden is veilig: alleen wijzigingen worden verwerkt)."""
     moment = now_from(now)
     with app_context() as ctx:
-        result = usecases.load(ctx, file, now=moment, actor=by)
-    done = result.report
+        done = commands.load(ctx, file, by=by, now=moment)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(done.counts.items()) if v)
     verb = "Geladen" if done.created else "Bijgewerkt"
     text = (
@@ -133,9 +134,10 @@ def list_tasks(
     all_: Annotated[bool, typer.Option("--all", help="Ook afgeronde en vervallen taken.")] = False,
     as_json: JsonOption = False,
     now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Toon taken in de volgorde van het werk (regels), met filters."""
-    filters = task_service.TaskFilter(
+    filters = queries.TaskQuery(
         owner=owner,
         theme=theme,
         status=tuple(status or ()),
@@ -146,31 +148,36 @@ def list_tasks(
         municipality=municipality,
         include_closed=all_,
     )
-    with app_context() as ctx, usecases.view_at(ctx, now=now_from(now)) as session:
-        if municipality:
-            check_municipality(session, municipality)
-        tasks = task_service.list_tasks(session=session, filters=filters)
-        if as_json:
-            print_json([task_dict(t, rank) for rank, t in enumerate(tasks, 1)])
-        else:
-            console.print(task_table(tasks, f"{len(tasks)} taken"))
+    with app_context() as ctx:
+        tasks = queries.tasks(
+            ctx, now=now_from(now), filters=filters, actor=reader(ctx, by, municipality)
+        )
+    if as_json:
+        print_json(plain(tasks))
+    else:
+        console.print(task_table(tasks, f"{len(tasks)} taken"))
 
 
 @app.command()
 @friendly_errors
 def week(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Het werk van deze week (en wat te laat is), in volgorde."""
     moment = now_from(now)
-    with app_context() as ctx, usecases.view_at(ctx, now=moment) as session:
-        monday, tasks = usecases.week_tasks(session, now=moment, municipality=municipality)
-        _print_week(monday, tasks, as_json)
+    with app_context() as ctx:
+        found = queries.week(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
+    _print_week(found.monday, list(found.tasks), as_json)
 
 
-def _print_week(monday: date, tasks: list, as_json: bool) -> None:
+def _print_week(monday: date, tasks: list[TaskView], as_json: bool) -> None:
     if as_json:
-        print_json([task_dict(t, rank) for rank, t in enumerate(tasks, 1)])
+        print_json(plain(tasks))
     elif tasks:
         console.print(task_table(tasks, f"Week van {monday:%d-%m-%Y}: {len(tasks)} taken"))
     else:
@@ -184,8 +191,8 @@ def _transition(
     to: TaskStatus, task_id: int, by: str, note: str | None, now: str | None, as_json: bool
 ) -> None:
     with app_context() as ctx:
-        task = usecases.change_status(ctx, task_id, to, by=by, now=now_from(now), note=note)
-    text = f"Taak {task.id} is nu {task_service.STATUS_LABELS[to]}."
+        task = commands.change_status(ctx, task_id, to, by=by, now=now_from(now), note=note)
+    text = f"Taak {task.id} is nu {STATUS_LABELS[to]}."
     report(as_json, text, task_report(task, text, f"task.{to.value}"))
 
 
@@ -255,7 +262,7 @@ def task_reassign(
 ) -> None:
     """Draag een taak over aan de achtervang."""
     with app_context() as ctx:
-        task = usecases.reassign(ctx, task_id, by=by, now=now_from(now), reason=note)
+        task = commands.reassign(ctx, task_id, by=by, now=now_from(now), reason=note)
     text = f"Taak {task.id} is overgedragen aan de achtervang."
     report(as_json, text, task_report(task, text, "task.reassign"))
 
@@ -275,16 +282,12 @@ def start(now: NowOption = None) -> None:
     """Hoofdtaak: database bijwerken, voorbeeldprogramma laden, werk van deze week tonen."""
     moment = now_from(now)
     with app_context() as ctx:
-        result = usecases.load(ctx, ctx.settings.programme, now=moment, actor=SYSTEM)
+        result = commands.load(ctx, ctx.settings.programme, by=SYSTEM, now=moment)
         console.print(
-            f"Programma {result.report.programme_code} is "
-            f"{'bijgewerkt' if result.report.changed else 'actueel'}."
+            f"Programma {result.programme_code} is {'bijgewerkt' if result.changed else 'actueel'}."
         )
-        with usecases.view_at(ctx, now=moment) as session:
-            monday, tasks = usecases.week_tasks(
-                session, now=moment, municipality=result.municipality
-            )
-            _print_week(monday, tasks, as_json=False)
+        found = queries.week(ctx, now=moment, municipality=result.municipality)
+    _print_week(found.monday, list(found.tasks), as_json=False)
 
 
 cli_rules.register(app)

@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from veiligheid_flow.app.jobs import JobResult
+from veiligheid_flow.app import commands, queries
+from veiligheid_flow.app.jobs import DispatchReport, JobResult
+from veiligheid_flow.app.views import Status, exitcodes
 from veiligheid_flow.clock import local_datetime
 from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
@@ -19,10 +21,6 @@ from veiligheid_flow.entrypoints.cli.support import (
     now_from,
     print_json,
 )
-from veiligheid_flow.mail.dispatch import DispatchReport
-from veiligheid_flow.ops import backup as backups
-from veiligheid_flow.ops import exitcodes
-from veiligheid_flow.ops.status import Status, check
 from veiligheid_flow.settings import Settings
 
 
@@ -59,7 +57,7 @@ def status(as_json: JsonOption = False, now: NowOption = None) -> None:
 
     Exitcode 0: in orde; 1: database onbereikbaar of niet bijgewerkt; 3: een taak is mislukt
     of heeft haar dag gemist; 4: mail blijft hangen of is onzeker."""
-    found = check(Settings(), now=now_from(now))
+    found = queries.system_status(Settings(), now=now_from(now))
     if as_json:
         print_json(found.as_dict())
     else:
@@ -130,7 +128,7 @@ def backup(
     file: Annotated[Path, typer.Argument(help="Doelbestand (.db).")], yes: YesOption = False
 ) -> None:
     """Maak een consistente kopie van de SQLite-database, ook terwijl de planner draait."""
-    result = backups.backup(Settings(), file, overwrite=yes)
+    result = commands.backup_database(Settings(), file, overwrite=yes)
     console.print(
         f"Kopie geschreven naar {result.path} (versie {result.revision}, "
         f"{result.size // 1024} KiB).",
@@ -143,7 +141,7 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", help="Overschrijf de huidige database.")] = False,
 ) -> None:
     """Zet een kopie terug over de SQLite-database (alleen met --yes als die al bestaat)."""
-    result = backups.restore(Settings(), file, overwrite=yes)
+    result = commands.restore_database(Settings(), file, overwrite=yes)
     console.print(
         f"Teruggezet: {result.path} (versie {result.revision}, nu {result.head}).", markup=False
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from veiligheid_flow.app import queries
 from veiligheid_flow.app.views import (
+    FLAGS,
     AuditView,
     PersonRef,
     item_json,
@@ -22,14 +23,15 @@ from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
+    ReaderOption,
     app_context,
     console,
     friendly_errors,
     now_from,
     parse_day,
     print_json,
+    reader,
 )
-from veiligheid_flow.rules.facts import FLAGS
 
 
 def _day(value: date | None) -> str:
@@ -71,12 +73,17 @@ def _why(entry: AuditView) -> str:
 
 
 def crisis_list(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Alle crises tot nu (nieuwste eerst): GRIP, reikwijdte, wie, sinds, tot, stilgelegd."""
     moment = now_from(now)
     with app_context() as ctx:
-        rows = queries.crises(ctx, now=moment, municipality=municipality)
+        rows = queries.crises(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(list_json(moment, municipality, rows))
         return
@@ -107,11 +114,13 @@ def crisis_list(
     console.print(table)
 
 
-def crisis_show(crisis_id: int, as_json: JsonOption = False, now: NowOption = None) -> None:
+def crisis_show(
+    crisis_id: int, as_json: JsonOption = False, now: NowOption = None, by: ReaderOption = None
+) -> None:
     """Eén crisis: reikwijdte, wie haar afkondigde en beëindigde, stilgelegde taken."""
     moment = now_from(now)
     with app_context() as ctx:
-        c = queries.crisis(ctx, now=moment, crisis_id=crisis_id)
+        c = queries.crisis(ctx, now=moment, crisis_id=crisis_id, actor=reader(ctx, by))
     if as_json:
         print_json(item_json(moment, c))
         return
@@ -130,12 +139,17 @@ def crisis_show(crisis_id: int, as_json: JsonOption = False, now: NowOption = No
 
 
 def absence_list(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Geregistreerde afwezigheid (ook ingetrokken), op begindatum."""
     moment = now_from(now)
     with app_context() as ctx:
-        rows = queries.absences(ctx, now=moment, municipality=municipality)
+        rows = queries.absences(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(list_json(moment, municipality, rows))
         return
@@ -167,11 +181,13 @@ def absence_list(
 # --- task show -------------------------------------------------------------------------------
 
 
-def task_show(task_id: int, as_json: JsonOption = False, now: NowOption = None) -> None:
+def task_show(
+    task_id: int, as_json: JsonOption = False, now: NowOption = None, by: ReaderOption = None
+) -> None:
     """Alles over één taak: velden, waarom (regels), pauzes door crises, geschiedenis."""
     moment = now_from(now)
     with app_context() as ctx:
-        t = queries.task_detail(ctx, now=moment, task_id=task_id)
+        t = queries.task_detail(ctx, now=moment, task_id=task_id, actor=reader(ctx, by))
     if as_json:
         print_json(item_json(moment, t))
         return
@@ -223,12 +239,17 @@ def task_show(task_id: int, as_json: JsonOption = False, now: NowOption = None) 
 
 
 def people(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Medewerkers per gemeente: rol, uren, nu afwezig, nu in crisisdienst."""
     moment = now_from(now)
     with app_context() as ctx:
-        rows = queries.people(ctx, now=moment, municipality=municipality)
+        rows = queries.people(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(list_json(moment, municipality, rows))
         return
@@ -256,12 +277,17 @@ def people(
 
 
 def themes(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Thema's: portefeuillehouders, eigenaar/achtervang, open, te laat en stilgelegd werk."""
     moment = now_from(now)
     with app_context() as ctx:
-        rows = queries.themes(ctx, now=moment, municipality=municipality)
+        rows = queries.themes(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(list_json(moment, municipality, rows))
         return
@@ -293,12 +319,17 @@ def themes(
 
 
 def termijnagenda(
-    municipality: MunicipalityOption = None, as_json: JsonOption = False, now: NowOption = None
+    municipality: MunicipalityOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """De termijnagenda: raadsstukken, commissiedatum, aanleverdatum, dagen over, in gevaar."""
     moment = now_from(now)
     with app_context() as ctx:
-        rows = queries.council_agenda(ctx, now=moment, municipality=municipality)
+        rows = queries.council_agenda(
+            ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(list_json(moment, municipality, rows))
         return
@@ -371,6 +402,7 @@ def show_log(
     municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
     now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Het auditspoor: wanneer (lokale tijd), wie, wat, vóór → na, en waarom; per pagina."""
     moment = now_from(now)
@@ -386,7 +418,9 @@ def show_log(
         page=page,
     )
     with app_context() as ctx:
-        result = queries.audit_log(ctx, now=moment, filters=filters)
+        result = queries.audit_log(
+            ctx, now=moment, filters=filters, actor=reader(ctx, by, municipality)
+        )
     if as_json:
         print_json(
             list_json(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from veiligheid_flow import usecases
-from veiligheid_flow.crisis.service import MAX_EXPECTED_DAYS
+from veiligheid_flow.app import commands, queries
+from veiligheid_flow.app.views import FACTS, MAX_EXPECTED_DAYS, Impact, impact_json
 from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
     NowOption,
+    ReaderOption,
     app_context,
     console,
     friendly_errors,
@@ -21,10 +23,9 @@ from veiligheid_flow.entrypoints.cli.support import (
     now_from,
     parse_day,
     print_json,
+    reader,
 )
 from veiligheid_flow.errors import DomainError
-from veiligheid_flow.events import emit_crisis_event
-from veiligheid_flow.rules.facts import FACTS
 
 crisis_app = typer.Typer(no_args_is_help=True, help="Crises vastleggen, bijwerken en beëindigen.")
 absence_app = typer.Typer(no_args_is_help=True, help="Afwezigheid van medewerkers.")
@@ -50,23 +51,43 @@ Themes = Annotated[list[str] | None, typer.Option("--theme", help="Themacode (he
 Staff = Annotated[list[str] | None, typer.Option("--staff", help="Medewerker (herhaalbaar).")]
 
 
-def _announce(crisis_id: int, event: str) -> None:
+def _announce(crisis_id: int, event: str, as_json: bool = False) -> bool:
     """After the commit: tell a Prefect server, if configured, so crisis-response runs now."""
-    if emit_crisis_event(crisis_id, event):
+    announced = commands.announce_crisis(crisis_id, event)
+    if announced and not as_json:
         console.print(f"Prefect-gebeurtenis veiligheid.crisis.{event} verstuurd.")
+    return announced
 
 
-def _impact(title: str, impact: usecases.Impact) -> None:
-    paused = sum(1 for c in impact.changes if c.after.get("paused") is True)
-    resumed = sum(1 for c in impact.changes if c.after.get("paused") is False)
-    handed = sum(1 for c in impact.changes if "responsible_id" in c.after)
-    moved = sum(1 for c in impact.changes if "due_date" in c.after)
-    at_risk = sum(1 for c in impact.changes if "council_at_risk" in (c.after.get("flags") or []))
-    console.print(
-        f"{title}: {len(impact.changes)} taken gewijzigd — {paused} gepauzeerd, "
-        f"{resumed} hervat, {handed} andere verantwoordelijke, {moved} nieuwe deadline, "
-        f"{at_risk} met termijnagenda in gevaar."
+def _summary(title: str, impact: Impact) -> str:
+    return (
+        f"{title}: {len(impact.changes)} taken gewijzigd — {impact.count('paused')} gepauzeerd, "
+        f"{impact.count('resumed')} hervat, {impact.count('handed_over')} andere "
+        f"verantwoordelijke, {impact.count('new_due_date')} nieuwe deadline, "
+        f"{impact.count('council_at_risk')} met termijnagenda in gevaar."
     )
+
+
+def _done(
+    title: str,
+    impact: Impact,
+    *,
+    as_json: bool,
+    action: str,
+    moment: datetime,
+    **extra: object,
+) -> None:
+    """What a rules-changing command did: the Dutch summary, or with --json {now, item}."""
+    if as_json:
+        data = impact_json(moment, action, impact, _summary(title, impact))
+        data["item"].update(extra)
+        print_json(data)
+    else:
+        _impact(title, impact)
+
+
+def _impact(title: str, impact: Impact) -> None:
+    console.print(_summary(title, impact))
     labels = {
         "paused": "Stil",
         "handed_over": "Naar de achtervang",
@@ -79,7 +100,7 @@ def _impact(title: str, impact: usecases.Impact) -> None:
         console.print("Proefdraai: er is niets vastgelegd.")
 
 
-def _confirm_whole(impact: usecases.Impact) -> None:
+def _confirm_whole(impact: Impact) -> None:
     """A crisis over the whole municipality: ask in a terminal; elsewhere ask for --yes."""
     where = ", ".join(impact.municipalities)
     if not sys.stdin.isatty():
@@ -109,14 +130,15 @@ def crisis_declare(
     dry_run: DryRun = False,
     yes: Yes = False,
     now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Leg een crisis vast: gepland werk binnen de reikwijdte ligt stil."""
     moment = now_from(now)
     whole = not theme and not staff
     with app_context() as ctx:
 
-        def declare(trial: bool) -> usecases.Impact:
-            return usecases.declare_crisis(
+        def declare(trial: bool) -> Impact:
+            return commands.declare_crisis(
                 ctx,
                 title,
                 grip=grip,
@@ -131,13 +153,28 @@ def crisis_declare(
 
         if dry_run or (whole and not yes):
             preview = declare(True)  # refuses a wrong actor or input before anything is asked
-            _impact("Proefdraai nieuwe crisis", preview)
             if dry_run:
+                _done(
+                    "Proefdraai nieuwe crisis",
+                    preview,
+                    as_json=as_json,
+                    action="crisis.declare",
+                    moment=moment,
+                )
                 return
+            if not as_json:
+                _impact("Proefdraai nieuwe crisis", preview)
             _confirm_whole(preview)
         impact = declare(False)
-    _impact(f"Crisis {impact.subject_id} vastgelegd", impact)
-    _announce(impact.subject_id, "declared")
+    announced = _announce(impact.subject_id, "declared", as_json)
+    _done(
+        f"Crisis {impact.subject_id} vastgelegd",
+        impact,
+        as_json=as_json,
+        action="crisis.declare",
+        moment=moment,
+        announced=announced,
+    )
 
 
 @crisis_app.command("update")
@@ -150,34 +187,45 @@ def crisis_update(
     grip: Annotated[int | None, typer.Option(help="Nieuw GRIP-niveau 0-5.")] = None,
     dry_run: DryRun = False,
     now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Wijzig de reikwijdte of het GRIP-niveau van een lopende crisis."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.update_crisis(
+        impact = commands.update_crisis(
             ctx,
             crisis_id,
             by=by,
-            now=now_from(now),
+            now=moment,
             themes=theme,
             staff=staff,
             grip=grip,
             dry_run=dry_run,
         )
     title = f"Proefdraai crisis {crisis_id}" if dry_run else f"Crisis {crisis_id} bijgewerkt"
-    _impact(title, impact)
-    if dry_run:
-        return
-    _announce(crisis_id, "updated")
+    announced = False if dry_run else _announce(crisis_id, "updated", as_json)
+    extra = {} if dry_run else {"announced": announced}
+    _done(title, impact, as_json=as_json, action="crisis.update", moment=moment, **extra)
 
 
 @crisis_app.command("end")
 @friendly_errors
-def crisis_end(crisis_id: int, by: ByAuthority, now: NowOption = None) -> None:
+def crisis_end(
+    crisis_id: int, by: ByAuthority, now: NowOption = None, as_json: JsonOption = False
+) -> None:
     """Beëindig een crisis: stilgelegd werk wordt hervat met verschoven deadlines."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.end_crisis(ctx, crisis_id, by=by, now=now_from(now))
-    _impact(f"Crisis {crisis_id} beëindigd", impact)
-    _announce(crisis_id, "ended")
+        impact = commands.end_crisis(ctx, crisis_id, by=by, now=moment)
+    announced = _announce(crisis_id, "ended", as_json)
+    _done(
+        f"Crisis {crisis_id} beëindigd",
+        impact,
+        as_json=as_json,
+        action="crisis.end",
+        moment=moment,
+        announced=announced,
+    )
 
 
 @absence_app.command("add")
@@ -189,28 +237,35 @@ def absence_add(
     by: ByCoordinator,
     reason: Annotated[str | None, typer.Option()] = None,
     now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Leg afwezigheid vast: de achtervang is in die periode verantwoordelijk."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.add_absence(
+        impact = commands.add_absence(
             ctx,
             person,
             start=parse_day(from_, "--from"),
             end=parse_day(to, "--to"),
             by=by,
-            now=now_from(now),
+            now=moment,
             reason=reason,
         )
-    _impact(f"Afwezigheid {impact.subject_id} vastgelegd", impact)
+    title = f"Afwezigheid {impact.subject_id} vastgelegd"
+    _done(title, impact, as_json=as_json, action="absence.add", moment=moment)
 
 
 @absence_app.command("cancel")
 @friendly_errors
-def absence_cancel(absence_id: int, by: ByCoordinator, now: NowOption = None) -> None:
+def absence_cancel(
+    absence_id: int, by: ByCoordinator, now: NowOption = None, as_json: JsonOption = False
+) -> None:
     """Trek een afwezigheid in."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.cancel_absence(ctx, absence_id, by=by, now=now_from(now))
-    _impact(f"Afwezigheid {absence_id} ingetrokken", impact)
+        impact = commands.cancel_absence(ctx, absence_id, by=by, now=moment)
+    title = f"Afwezigheid {absence_id} ingetrokken"
+    _done(title, impact, as_json=as_json, action="absence.cancel", moment=moment)
 
 
 @priority_app.command("set")
@@ -221,22 +276,27 @@ def priority_set(
     by: ByHolder,
     reason: Annotated[str, typer.Option()],
     now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Zet de prioriteitsklasse van een taak (gaat boven de tabellen)."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.set_priority(
-            ctx, task_id, tier=tier, by=by, reason=reason, now=now_from(now)
-        )
-    _impact(f"Prioriteit van taak {task_id} gezet", impact)
+        impact = commands.set_priority(ctx, task_id, tier=tier, by=by, reason=reason, now=moment)
+    title = f"Prioriteit van taak {task_id} gezet"
+    _done(title, impact, as_json=as_json, action="priority.set", moment=moment, tier=tier)
 
 
 @priority_app.command("clear")
 @friendly_errors
-def priority_clear(task_id: int, by: ByHolder, now: NowOption = None) -> None:
+def priority_clear(
+    task_id: int, by: ByHolder, now: NowOption = None, as_json: JsonOption = False
+) -> None:
     """Haal de prioriteit van de portefeuillehouder weg; de tabellen beslissen weer."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.clear_priority(ctx, task_id, by=by, now=now_from(now))
-    _impact(f"Prioriteit van taak {task_id} weggehaald", impact)
+        impact = commands.clear_priority(ctx, task_id, by=by, now=moment)
+    title = f"Prioriteit van taak {task_id} weggehaald"
+    _done(title, impact, as_json=as_json, action="priority.clear", moment=moment)
 
 
 @case_app.command("open")
@@ -249,32 +309,41 @@ def case_open(
     extended: Annotated[bool, typer.Option(help="Met wettelijke verlenging.")] = False,
     municipality: MunicipalityOption = None,
     now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Open een wettelijke zaak; de deadline volgt uit de wettelijke termijn."""
+    moment = now_from(now)
     with app_context() as ctx:
-        impact = usecases.open_case(
+        impact = commands.open_case(
             ctx,
             case_type,
             event_day=parse_day(on, "--on"),
             by=by,
-            now=now_from(now),
+            now=moment,
             reference=ref,
             extended=extended,
             municipality=municipality,
         )
-        data = usecases.explain(ctx, impact.subject_id, now=now_from(now))
+        data = queries.explain(ctx, impact.subject_id, now=moment)
     task = data["task"]
-    console.print(
+    text = (
         f"Taak {task['id']} geopend: {task['title']}, deadline {task['due_date']}, "
-        f"verantwoordelijk {task['responsible']}.\n{task['note']}",
-        highlight=False,
+        f"verantwoordelijk {task['responsible']}.\n{task['note']}"
     )
+    if as_json:
+        data = impact_json(moment, "case.open", impact, text)
+        data["item"]["task"] = task
+        print_json(data)
+        return
+    console.print(text, highlight=False)
 
 
-def explain(task_id: int, as_json: JsonOption = False, now: NowOption = None) -> None:
+def explain(
+    task_id: int, as_json: JsonOption = False, now: NowOption = None, by: ReaderOption = None
+) -> None:
     """Waarom een taak haar plaats, status, verantwoordelijke en deadline heeft."""
     with app_context() as ctx:
-        data = usecases.explain(ctx, task_id, now=now_from(now))
+        data = queries.explain(ctx, task_id, now=now_from(now), actor=reader(ctx, by))
     if as_json:
         print_json(data)
         return
@@ -312,16 +381,18 @@ def forecast(
     municipality: MunicipalityOption = None,
     as_json: JsonOption = False,
     now: NowOption = None,
+    by: ReaderOption = None,
 ) -> None:
     """Capaciteit: geplande last tegen beschikbare uren per persoon en week; dreigende missers."""
     in_range(crisis_days, range(MAX_EXPECTED_DAYS + 1), "--crisis-days")
     with app_context() as ctx:
-        rows, misses = usecases.capacity_forecast(
+        rows, misses = queries.capacity_forecast(
             ctx,
             now=now_from(now),
             weeks=weeks,
             crisis_days=crisis_days,
             municipality=municipality,
+            actor=reader(ctx, by, municipality),
         )
     if as_json:
         print_json(

@@ -15,17 +15,21 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
+from veiligheid_flow.app import queries
+from veiligheid_flow.app.errors import infrastructure_problem
+from veiligheid_flow.app.views import (
+    STATUS_LABELS,
+    OutboxStatus,
+    TaskStatus,
+    parse_outbox_status,
+    parse_status,
+)
 from veiligheid_flow.bootstrap import App, bootstrap
 from veiligheid_flow.clock import YEARS, parse_date, parse_now
 from veiligheid_flow.entrypoints.cli import dutch as cli_dutch
 from veiligheid_flow.errors import DomainError
 from veiligheid_flow.problems import InputInvalid
-from veiligheid_flow.settings import Settings
-from veiligheid_flow.tasks.models import TaskStatus
-from veiligheid_flow.tasks.service import STATUS_LABELS, parse_status
 
 cli_dutch.install()  # before any app runs: Click's and Typer's own texts in Dutch
 console = Console()
@@ -40,6 +44,16 @@ NowOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Uitvoer als JSON.")]
+ReaderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Toon alleen wat deze persoon mag zien: de gemeenten waar die werkt (e-mail, id "
+        "of naam). Zonder --by bent u de beheerder aan de shell en ziet u alle gemeenten.",
+    ),
+]
+
+
 def _status(text: str) -> TaskStatus:
     try:
         return parse_status(text)
@@ -66,6 +80,25 @@ MunicipalityOption = Annotated[
 ]
 
 
+def _outbox_status(text: str) -> OutboxStatus:
+    try:
+        return parse_outbox_status(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+OutboxStatusOption = Annotated[
+    OutboxStatus | None,
+    typer.Option(
+        "--status",
+        parser=_outbox_status,
+        metavar="STATUS",
+        help="Alleen deze status: wacht, 'wordt verstuurd', verstuurd, mislukt of onzeker "
+        "(of pending, sending, sent, failed, uncertain).",
+    ),
+]
+
+
 def now_from(value: str | None) -> datetime:
     try:
         return parse_now(value, system_now=datetime.now(UTC))
@@ -80,18 +113,14 @@ def parse_day(value: str, flag: str) -> date:
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
     if day.year not in YEARS:
-        raise typer.BadParameter(
-            f"'{value}' ligt buiten {YEARS[0]}–{YEARS[-1]}", param_hint=flag
-        )
+        raise typer.BadParameter(f"'{value}' ligt buiten {YEARS[0]}–{YEARS[-1]}", param_hint=flag)
     return day
 
 
 def in_range(value: int, allowed: range, flag: str) -> int:
     """An integer option within `allowed`, or a clear error naming the option."""
     if value not in allowed:
-        raise typer.BadParameter(
-            f"{value} ligt buiten {allowed[0]}–{allowed[-1]}", param_hint=flag
-        )
+        raise typer.BadParameter(f"{value} ligt buiten {allowed[0]}–{allowed[-1]}", param_hint=flag)
     return value
 
 
@@ -121,12 +150,15 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(1) from None
         except DomainError as exc:
             _fail(str(exc))
-        except OperationalError as exc:
-            _fail(database_problem(exc))
         except ValidationError as exc:  # settings from the environment
             _fail(settings_problem(exc))
         except OSError as exc:
             _fail(file_problem(exc))
+        except Exception as exc:
+            message = infrastructure_problem(exc)  # the database locked, down or refused
+            if message is None:
+                raise
+            _fail(message)
 
     return wrapper  # type: ignore[return-value]
 
@@ -134,21 +166,6 @@ def friendly_errors(func: F) -> F:
 def _fail(message: str) -> NoReturn:
     err_console.print(f"[red]Fout:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(1)
-
-
-def database_problem(exc: OperationalError) -> str:
-    """One line for a database the environment made unusable: locked, down, refused."""
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    if "locked" in reason or "busy" in reason:
-        return (
-            "de database is bezet: een ander proces houdt haar vergrendeld; er is niets "
-            "gewijzigd, probeer het zo opnieuw"
-        )
-    try:
-        url = make_url(Settings().database_url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - the message must come out whatever the settings are
-        url = "(onbekend)"
-    return f"de database {url} is niet bereikbaar: {reason}"
 
 
 def settings_problem(exc: ValidationError) -> str:
@@ -201,6 +218,11 @@ def task_report(task: Any, text: str, action: str) -> dict[str, Any]:
         "note": task.note,
         "message": text,
     }
+
+
+def reader(app: App, by: str | None, municipality: str | None = None) -> Any:
+    """The Actor `--by` names on a read command, or None: the operator, who sees all."""
+    return queries.actor(app, by, municipality) if by else None
 
 
 def print_json(data: Any) -> None:

@@ -1,62 +1,63 @@
-"""Use cases: one unit of work each. The CLI, the scheduler and the Prefect flows call these."""
+"""The write side: every state change, one unit of work each. Each command takes who acts
+(`by`: a name the command resolves, or an Actor) and `now`, and returns frozen views
+(`app/views.py`), never ORM rows. The CLI, the scheduler and the Prefect flows call these."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from veiligheid_flow.audit.models import AuditEntry
-from veiligheid_flow.authority import Actor, require_loader
-from veiligheid_flow.bootstrap import App
-from veiligheid_flow.clock import local_date
-from veiligheid_flow.crisis import service as crisis_service
-from veiligheid_flow.crisis.models import Absence, Crisis
-from veiligheid_flow.mail import compose
-from veiligheid_flow.mail.models import OutboxMessage
-from veiligheid_flow.programme.loader import LoadedProgramme, read_programme
-from veiligheid_flow.programme.models import Activity, Person, Programme, Theme
-from veiligheid_flow.programme.service import (
-    LoadReport,
-    check_municipality,
-    load_programme,
-    municipal_calendar,
-    municipality_code,
+from veiligheid_flow.app.views import (
+    IMPACT_KINDS,
+    OUTBOX_LABELS,
+    ChangeView,
+    Impact,
+    LoadResult,
+    MessageChange,
+    TaskChange,
 )
+from veiligheid_flow.authority import (
+    SYSTEM,
+    Actor,
+    Role,
+    require_loader,
+    require_role,
+    resolve_actor,
+)
+from veiligheid_flow.bootstrap import App
+from veiligheid_flow.crisis import service as crisis_service
+from veiligheid_flow.errors import DomainError, NotFound
+from veiligheid_flow.events import emit_crisis_event
+from veiligheid_flow.mail import compose
+from veiligheid_flow.mail import dispatch as mail_dispatch
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+from veiligheid_flow.ops import backup as backups
+from veiligheid_flow.programme.loader import read_programme
+from veiligheid_flow.programme.service import load_programme, municipal_calendar, municipality_code
 from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules import setbased
-from veiligheid_flow.rules.engine import decide, facts_for
-from veiligheid_flow.rules.forecast import PlannedTask, forecast
+from veiligheid_flow.settings import Settings
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.cases import open_case as open_case_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
-from veiligheid_flow.tasks.views import task_dict
+
+# --- programme and time ------------------------------------------------------------------------
 
 
-def validate(app: App, path: Path) -> LoadedProgramme:
-    return read_programme(path, known_case_types=set(app.rulebook().cases))
-
-
-@dataclass
-class LoadResult:
-    report: LoadReport
-    decisions_changed: int
-    municipality: str
-
-
-def load(app: App, path: Path, *, now: datetime, actor: str | Actor) -> LoadResult:
+def load(app: App, path: Path, *, by: str | Actor, now: datetime) -> LoadResult:
     """Validate, load and evaluate the rules in one transaction; nothing changes on error.
-    `actor`: a coordinator of the file's municipality (`authority.require_loader`) or SYSTEM."""
+    `by`: a coordinator of the file's municipality (`authority.require_loader`) or SYSTEM."""
     book = app.rulebook()
     loaded = read_programme(path, known_case_types=set(book.cases))
     with app.unit_of_work() as session:
-        who = require_loader(session, loaded.spec, actor)
+        who = require_loader(session, loaded.spec, by)
         report = load_programme(loaded, session=session, now=now, actor=who.label)
         evaluation = rules_service.evaluate(
             session=session,
@@ -67,47 +68,48 @@ def load(app: App, path: Path, *, now: datetime, actor: str | Actor) -> LoadResu
             if report.changed
             else rules_service.NOTHING,
         )
-    return LoadResult(report, len(evaluation.changes), municipality_code(loaded.spec.municipality))
+    return LoadResult(
+        programme_code=report.programme_code,
+        created=report.created,
+        changed=report.changed,
+        counts=Counter(report.counts),
+        decisions_changed=len(evaluation.changes),
+        municipality=municipality_code(loaded.spec.municipality),
+    )
 
 
-def refresh(app: App, *, now: datetime) -> int:
-    """Re-evaluate every open task at `now` (e.g. a new day); returns the number changed."""
+def refresh(app: App, *, now: datetime, by: str | Actor = SYSTEM) -> int:
+    """Re-evaluate every open task at `now` (e.g. a new day); returns the number changed.
+    Time moving changes nothing a person decided: `by` must be SYSTEM or a person known to
+    the programmes (an unknown name is refused)."""
     book = app.rulebook()
     with app.unit_of_work() as session:
+        resolve_actor(session, by)
         return len(rules_service.evaluate(session=session, now=now, book=book).changes)
 
 
-@contextmanager
-def view_at(app: App, *, now: datetime) -> Iterator[Session]:
-    """A read at `now`: the decisions are brought to `now` inside a transaction that is rolled
-    back, so a listing shows what is true then and stores nothing (also for a past `now`)."""
-    book = app.rulebook()
-    session = app.sessions()
-    try:
-        session.begin()
-        rules_service.evaluate(session=session, now=now, book=book, backwards=True)
-        yield session
-    finally:
-        session.rollback()
-        session.close()
+# --- one task ----------------------------------------------------------------------------------
 
 
-def week_tasks(
-    session: Session, *, now: datetime, municipality: str | None = None
-) -> tuple[date, list[Task]]:
-    """Open work due in the current week (Mon–Sun, Europe/Amsterdam) and everything overdue,
-    of one municipality or of all."""
-    today = local_date(now)
-    monday = today - timedelta(days=today.weekday())
-    if municipality:
-        check_municipality(session, municipality)
-    tasks = task_service.list_tasks(
-        session=session,
-        filters=task_service.TaskFilter(
-            due_before=monday + timedelta(days=7), municipality=municipality
-        ),
+def _task_change(task: Task) -> TaskChange:
+    status = TaskStatus(task.status)
+    return TaskChange(
+        id=task.id,
+        status=status.value,
+        status_label=task_service.STATUS_LABELS[status],
+        handed_over=task.handed_over,
+        responsible=task.responsible.email,
+        note=task.note,
     )
-    return monday, tasks
+
+
+def _evaluate_task(session: Session, app: App, now: datetime, task_id: int) -> None:
+    rules_service.evaluate(
+        session=session,
+        now=now,
+        book=app.rulebook(),
+        scope=rules_service.Scope(task_ids=frozenset({task_id})),
+    )
 
 
 def change_status(
@@ -118,63 +120,37 @@ def change_status(
     by: str | Actor,
     now: datetime,
     note: str | None = None,
-) -> Task:
-    book = app.rulebook()
+) -> TaskChange:
     with app.unit_of_work() as session:
         task = task_service.change_status(
             session=session, task_id=task_id, to=to, by=by, now=now, note=note
         )
-        rules_service.evaluate(
-            session=session,
-            now=now,
-            book=book,
-            scope=rules_service.Scope(task_ids=frozenset({task_id})),
-        )
-    return task
+        _evaluate_task(session, app, now, task_id)
+        return _task_change(task)
 
 
-def reassign(app: App, task_id: int, *, by: str | Actor, now: datetime, reason: str | None) -> Task:
-    book = app.rulebook()
+def reassign(
+    app: App, task_id: int, *, by: str | Actor, now: datetime, reason: str | None
+) -> TaskChange:
     with app.unit_of_work() as session:
         task = task_service.reassign_to_backup(
             session=session, task_id=task_id, by=by, now=now, reason=reason
         )
-        rules_service.evaluate(
-            session=session,
-            now=now,
-            book=book,
-            scope=rules_service.Scope(task_ids=frozenset({task_id})),
-        )
-    return task
+        _evaluate_task(session, app, now, task_id)
+        return _task_change(task)
 
 
-# --- rules: crises, absences, priorities, cases, explanations, forecast -------------------
+# --- rules: crises, absences, priorities, cases ------------------------------------------------
 
 
-@dataclass
-class Impact:
-    """What a rules-changing command did to the tasks: for the CLI and the crisis notices."""
-
-    subject_id: int
-    changes: list[rules_service.Change]
-    dry_run: bool = False
-    municipalities: list[str] = field(default_factory=list)
-    # Per kind (paused, handed_over, council_at_risk): the first titles, for a preview.
-    titles: dict[str, list[str]] = field(default_factory=dict)
-
-
-IMPACT_KINDS = {
-    "paused": lambda c: c.after.get("paused") is True,
-    "handed_over": lambda c: "responsible_id" in c.after,
-    "council_at_risk": lambda c: "council_at_risk" in (c.after.get("flags") or []),
-}
-
-
-def _titles(session: Session, changes: list[rules_service.Change], first: int = 3):  # type: ignore[no-untyped-def]
-    ids = {kind: [c.task_id for c in changes if test(c)] for kind, test in IMPACT_KINDS.items()}
+def _titles(
+    session: Session, changes: list[rules_service.Change], first: int = 3
+) -> dict[str, tuple[str, ...]]:
+    kinds = ("paused", "handed_over", "council_at_risk")
+    ids = {kind: [c.task_id for c in changes if IMPACT_KINDS[kind](c)] for kind in kinds}
     wanted = sorted({i for chosen in ids.values() for i in chosen[:first]})
     names = dict(session.execute(select(Task.id, Task.title).where(Task.id.in_(wanted))).all())
-    return {kind: [names[i] for i in chosen[:first]] for kind, chosen in ids.items()}
+    return {kind: tuple(names[i] for i in chosen[:first]) for kind, chosen in ids.items()}
 
 
 @contextmanager
@@ -195,7 +171,7 @@ def _transaction(app: App, dry_run: bool) -> Iterator[Session]:
 
 def _with_rules(  # type: ignore[no-untyped-def]
     app: App, now: datetime, action, crisis_event: str | None = None, dry_run: bool = False
-):
+) -> Impact:
     """Run `action`, re-evaluate the tasks it can touch and (for a crisis) queue the notices:
     one transaction. `action(session, book)` returns (subject, Scope). With `dry_run` the same
     runs in a transaction that is rolled back: the Impact says what would happen.
@@ -214,16 +190,26 @@ def _with_rules(  # type: ignore[no-untyped-def]
             *report.changes,
         ]
         subject_id = subject.id if subject is not None else 0
-        impact = Impact(subject_id, changes, dry_run=dry_run)
+        municipalities: tuple[str, ...] = ()
+        titles: dict[str, tuple[str, ...]] = {}
         if crisis_event:
-            impact.municipalities = list(subject.municipalities)
-            impact.titles = _titles(session, changes)
+            municipalities = tuple(subject.municipalities)
+            titles = _titles(session, changes)
         if crisis_event and not dry_run:
             drafts = compose.crisis_notices(
                 session, now=now, crisis_id=subject_id, event=crisis_event, changes=changes
             )
             compose.enqueue(session, drafts, now=now)
-    return impact
+    return Impact(
+        subject_id=subject_id,
+        changes=tuple(
+            ChangeView(c.task_id, dict(c.before), dict(c.after), tuple(c.rule_ids or ()))
+            for c in changes
+        ),
+        dry_run=dry_run,
+        municipalities=municipalities,
+        titles=titles,
+    )
 
 
 def _crisis_action(run, bulk=None):  # type: ignore[no-untyped-def]
@@ -236,13 +222,13 @@ def _crisis_action(run, bulk=None):  # type: ignore[no-untyped-def]
         scope = rules_service.crisis_scope(crisis)
         if bulk is None or not setbased.fast_path(book):
             return crisis, scope
-        done = bulk(session, crisis, book, now_of(crisis))
+        done = bulk(session, crisis, book, _now_of(crisis))
         return crisis, scope | rules_service.Scope(exclude=(done.done,)), done
 
     return action
 
 
-def now_of(crisis):  # type: ignore[no-untyped-def]
+def _now_of(crisis: Any) -> datetime:
     """The moment of the crisis event being handled: its end, or else its declaration."""
     return crisis.ended_at or crisis.declared_at
 
@@ -348,6 +334,12 @@ def end_crisis(app: App, crisis_id: int, *, by: str | Actor, now: datetime) -> I
     )
 
 
+def announce_crisis(crisis_id: int, event: str) -> bool:
+    """After the commit: tell a Prefect server, if one is configured, so crisis-response runs
+    now. Returns whether an event went out (none without PREFECT_API_URL)."""
+    return emit_crisis_event(crisis_id, event)
+
+
 def add_absence(
     app: App,
     person: str,
@@ -439,94 +431,65 @@ def open_case(
     )
 
 
-def audit_about_municipality(session: Session, code: str) -> ColumnElement[bool]:
-    """Audit entries about one municipality: its tasks, programmes, themes, activities,
-    crises, absences of its people, and the messages that carry its work."""
-    check_municipality(session, code)
-    programmes = select(Programme.id).where(Programme.municipality_code == code)
-
-    def ids(column: Any, *where: ColumnElement[bool]) -> Select[tuple[str]]:
-        return select(cast(column, String)).where(*where)
-
-    crises = [str(c.id) for c in session.scalars(select(Crisis)) if code in c.municipalities]
-    people = select(Person.email).where(Person.programme_id.in_(programmes))
-    kinds = {
-        "task": ids(Task.id, task_service.visible_in(code)),
-        "programme": ids(Programme.id, Programme.id.in_(programmes)),
-        "theme": ids(Theme.id, Theme.programme_id.in_(programmes)),
-        "activity": ids(Activity.id, Activity.programme_id.in_(programmes)),
-        "absence": ids(Absence.id, Absence.email.in_(people)),
-        "email": ids(
-            OutboxMessage.id,
-            ("," + OutboxMessage.municipalities + ",").contains(f",{code},"),
-        ),
-    }
-    return or_(
-        and_(AuditEntry.object_type == "crisis", AuditEntry.object_id.in_(crises)),
-        *(
-            and_(AuditEntry.object_type == kind, AuditEntry.object_id.in_(chosen))
-            for kind, chosen in kinds.items()
-        ),
-    )
+# --- the outbox --------------------------------------------------------------------------------
 
 
-def explain(app: App, task_id: int, *, now: datetime) -> dict[str, Any]:
-    """Why a task has its rank, status, responsible person and due date — at `now`."""
-    book = app.rulebook()
-    with view_at(app, now=now) as session:
-        task = task_service.get_task(session=session, task_id=task_id)
-        snaps = rules_service.Snapshots(session, select(Task.id).where(Task.id == task.id))
-        world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
-        decision = rules_service.decision_json(decide(snaps.of(task), world, book))
-        order = [t.id for t in task_service.list_tasks(session=session)]
-        return {
-            "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
-            "steps": decision["steps"],
-            "paused_by": decision["paused_by"],
-            "facts": facts_for(snaps.of(task), world, book),
-        }
+def operator(login: str) -> Actor:
+    """The person at the shell who names nobody with --by: the operator, who may retry and
+    confirm any message (as the scheduler may). The audit trail records their login name."""
+    return Actor(email=login, name=login, system=True)
 
 
-def capacity_forecast(  # type: ignore[no-untyped-def]
-    app: App, *, now: datetime, weeks: int, crisis_days: int = 0, municipality: str | None = None
-):
-    """Per person and week: load against capacity, and deadlines that will be missed; of one
-    municipality's people and work, or of all."""
-    today = local_date(now)
-    with view_at(app, now=now) as session:
-        people_query = select(Person)
-        if municipality:
-            check_municipality(session, municipality)
-            people_query = people_query.join(Programme).where(
-                Programme.municipality_code == municipality
-            )
-        tasks = task_service.list_tasks(
-            session=session, filters=task_service.TaskFilter(municipality=municipality)
+def _message_actor(session: Session, message_id: int, by: str | Actor, action: str) -> Actor:
+    """Who may retry or confirm a message: SYSTEM (or the operator at the shell), or a
+    coordinator of a municipality the message concerns."""
+    row = session.get(OutboxMessage, message_id)
+    if row is None:
+        raise NotFound(f"bericht {message_id} bestaat niet")
+    if isinstance(by, Actor) and by.system:
+        return by
+    actor = resolve_actor(session, by)
+    codes = sorted(c for c in row.municipalities.split(",") if c)
+    if not codes:
+        raise DomainError(
+            f"bericht {message_id} hoort bij geen gemeente: alleen de beheerder (zonder --by) "
+            f"mag {action}; {actor.label} is dat niet."
         )
-        people = {p.email: p.hours_per_week for p in session.scalars(people_query)}
-        calendar = municipal_calendar(session)
-        unavailable: dict[str, set[date]] = {}
-        world = rules_service.build_world(session, now, calendar)
-        days = [today + timedelta(days=n) for n in range(weeks * 7 + 7)]
-        for email in people:
-            unavailable[email] = {
-                d for d in days if world.absent(email, d) or world.on_crisis_duty(email, d)
-            }
-        if crisis_days:
-            hypothetical = {calendar.add_working_days(today, n) for n in range(crisis_days)}
-            hypothetical.add(today)
-            for email in people:
-                unavailable[email] |= hypothetical
-        planned = [
-            PlannedTask(t.id, t.title, t.responsible.email, t.effort_hours, t.due_date)
-            for t in tasks
-            if not t.paused
-        ]
-    return forecast(
-        tasks=planned,
-        hours_per_week=people,
-        today=today,
-        weeks=weeks,
-        calendar=calendar,
-        unavailable=unavailable,
-    )
+    if not any(actor.has(Role.COORDINATOR, code) for code in codes):
+        require_role(actor, Role.COORDINATOR, codes, action)  # always refuses here, naming why
+    return actor
+
+
+def _message_change(row: OutboxMessage, by: Actor) -> MessageChange:
+    status = OutboxStatus(row.status)
+    return MessageChange(row.id, status.value, OUTBOX_LABELS[status], by.label)
+
+
+def retry_message(app: App, message_id: int, *, by: str | Actor, now: datetime) -> MessageChange:
+    """Queue a failed or uncertain message again (uncertain: only when the mail log shows it
+    never arrived)."""
+    with app.unit_of_work() as session:
+        actor = _message_actor(session, message_id, by, f"bericht {message_id} opnieuw klaarzetten")
+        row = mail_dispatch.retry(session, message_id, now=now, by=actor.label)
+        return _message_change(row, actor)
+
+
+def confirm_message(app: App, message_id: int, *, by: str | Actor, now: datetime) -> MessageChange:
+    """An uncertain message the mail log shows as delivered: mark it sent, never resend."""
+    with app.unit_of_work() as session:
+        actor = _message_actor(session, message_id, by, f"bericht {message_id} bevestigen")
+        row = mail_dispatch.confirm_sent(session, message_id, now=now, by=actor.label)
+        return _message_change(row, actor)
+
+
+# --- operations on the database file (no unit of work: the file itself) ------------------------
+
+
+def backup_database(settings: Settings, target: Path, *, overwrite: bool = False) -> Any:
+    """A consistent copy of the SQLite database, also while the scheduler runs."""
+    return backups.backup(settings, target, overwrite=overwrite)
+
+
+def restore_database(settings: Settings, copy: Path, *, overwrite: bool = False) -> Any:
+    """Put a copy made by `backup_database` back over the SQLite database."""
+    return backups.restore(settings, copy, overwrite=overwrite)

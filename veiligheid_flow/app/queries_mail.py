@@ -1,0 +1,99 @@
+"""The read side of the mail: the outbox, a digest preview, a person's deadlines as a
+calendar. Nothing is sent or stored; `actor` limits what is shown as in every query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from veiligheid_flow.app.queries_tasks import listed
+from veiligheid_flow.app.reading import read_only, refuse_unseen, view_at, visible
+from veiligheid_flow.app.views import DraftView, OutboxItemView
+from veiligheid_flow.authority import Actor, resolve_holder, resolve_person
+from veiligheid_flow.bootstrap import App
+from veiligheid_flow.mail import compose
+from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
+from veiligheid_flow.mail.render import deadlines_ics
+from veiligheid_flow.programme.models import Programme
+from veiligheid_flow.tasks import service as task_service
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(c for c in text.split(",") if c)
+
+
+def outbox(
+    app: App,
+    *,
+    status: OutboxStatus | None = None,
+    municipality: str | None = None,
+    actor: Actor | None = None,
+) -> list[OutboxItemView]:
+    """The messages in the outbox (oldest first), of one status or all; with a municipality
+    or a reader: the messages that carry that municipality's work."""
+    with read_only(app) as session:
+        codes = visible(session, actor, municipality)
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        rows = [
+            OutboxItemView(
+                id=r.id,
+                status=OutboxStatus(r.status).value,
+                kind=r.kind,
+                to=r.recipient,
+                subject=r.subject,
+                attempts=r.attempts,
+                error=r.last_error,
+                key=r.key,
+                municipalities=_codes(r.municipalities),
+            )
+            for r in session.scalars(query)
+        ]
+    if codes is None:
+        return rows
+    return [r for r in rows if set(r.municipalities) & set(codes)]
+
+
+def digest_preview(
+    app: App,
+    *,
+    now: datetime,
+    holder: str,
+    municipality: str | None = None,
+    actor: Actor | None = None,
+) -> DraftView:
+    """The weekly digest a portfolio holder would get at `now` (email, id or title)."""
+    with view_at(app, now=now) as session:
+        visible(session, actor, municipality)
+        found = resolve_holder(session, holder, municipality)
+        home = session.scalar(
+            select(Programme.municipality_code).where(Programme.id == found.programme_id)
+        )
+        refuse_unseen(actor, {home} if home else set(), f"het weekoverzicht van {found.name}")
+        draft = compose.digest(session, now=now, holder=found, book=app.rulebook())
+        return DraftView(draft.subject, draft.text, draft.html, draft.recipient)
+
+
+def deadlines_calendar(
+    app: App,
+    *,
+    now: datetime,
+    person: str,
+    municipality: str | None = None,
+    actor: Actor | None = None,
+) -> str:
+    """The deadlines a person is responsible for, as an .ics calendar (RFC 5545 text)."""
+    with view_at(app, now=now) as session:
+        email = resolve_person(session, person, municipality)
+        codes = visible(session, actor, municipality)
+        found = listed(session, task_service.TaskFilter(owner=email), codes)
+        return deadlines_ics(
+            [
+                (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
+                for t in found
+                if t.responsible.email == email
+            ],
+            now,
+        )
