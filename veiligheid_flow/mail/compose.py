@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, selectinload
 from veiligheid_flow import limits
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import LOCAL_TZ, local_date
-from veiligheid_flow.crisis.models import Crisis
+from veiligheid_flow.crisis.models import Absence, Crisis
 from veiligheid_flow.mail.headers import one_line
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
-from veiligheid_flow.mail.render import deadlines_ics, render
+from veiligheid_flow.mail.render import count, deadlines_ics, dutch_date, render
 from veiligheid_flow.programme.models import (
     CouncilItem,
     Person,
@@ -84,6 +84,39 @@ class _Ctx:
         return (
             self.session.scalar(select(Programme.municipality).order_by(Programme.id.desc())) or ""
         )
+
+    @cached_property
+    def absent_until(self) -> dict[str, date]:
+        """Who is absent today, and until when (the last day of their absence)."""
+        rows = self.session.execute(
+            select(Absence.email, func.max(Absence.end))
+            .where(
+                Absence.cancelled.is_(False),
+                Absence.start <= self.today,
+                Absence.end >= self.today,
+            )
+            .group_by(Absence.email)
+        )
+        return {email: end for email, end in rows}
+
+    def present(self, emails: Iterable[str]) -> tuple[str, ...]:
+        """`emails` without those absent today: an absent person is not copied."""
+        return tuple(sorted(set(emails) - set(self.absent_until)))
+
+    def task_row(self, task: Task) -> dict[str, Any]:
+        """A task as a message shows it; when someone stands in for the owner: for whom, why
+        and until when."""
+        row = task_dict(task) | {
+            "theme_name": task.theme.name,
+            "owner_name": task.owner.name,
+            "backup_name": task.backup.name,
+            "responsible_name": task.responsible.name,
+        }
+        if task.responsible_id != task.owner_id:
+            until = self.absent_until.get(task.owner.email)
+            why = f"afwezig t/m {until:%d-%m-%Y}" if until else "overgedragen aan de achtervang"
+            row["standing_in"] = {"for": task.owner.name, "why": why}
+        return row
 
     def lead_day(self, deadline: date, working_days: int) -> date:
         """The working day `working_days` before `deadline` (the deadline itself, or the working
@@ -160,8 +193,13 @@ def _ics_for(tasks: Iterable[dict], stamp: datetime) -> str:
     )
 
 
+def _running(task: Task, today: date) -> bool:
+    """The task's programme has not ended: after its end no reminders go out for it."""
+    return task.programme.end >= today
+
+
 def _count(tasks: list[Any]) -> str:
-    return "1 taak" if len(tasks) == 1 else f"{len(tasks)} taken"
+    return count(len(tasks), "taak", "taken")
 
 
 def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
@@ -172,11 +210,13 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
     }
     by_person: dict[str, list[Task]] = defaultdict(list)
     for task in _open_tasks(session, due_on=frozenset(due)):
-        if not task.paused:
+        # After a missed run a lead day can lie behind a deadline that has passed: that task
+        # is late (the overdue notice), not coming.
+        if not task.paused and task.due_date >= ctx.today and _running(task, ctx.today):
             by_person[task.responsible.email].append(task)
     drafts = []
     for email, tasks in sorted(by_person.items()):
-        rows = [task_dict(t) for t in tasks]
+        rows = [ctx.task_row(t) for t in tasks]
         drafts.append(
             ctx.draft(
                 "reminder",
@@ -222,7 +262,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
         session, due_on=frozenset(repeat_on), task_ids=frozenset(newly_escalated)
     )
     for task in candidates:
-        if task.paused or task.due_date >= ctx.today:
+        if task.paused or task.due_date >= ctx.today or not _running(task, ctx.today):
             continue
         if task.due_date in repeat_on and task.responsible_id == task.owner_id:
             by_owner[task.owner.email].append(task)
@@ -235,9 +275,10 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             to=email,
             subject=f"Te laat: {_count(tasks)} over de deadline",
             heading="Over de deadline",
-            cc=tuple(sorted({t.backup.email for t in tasks} - {email})),
+            cc=(copied := ctx.present({t.backup.email for t in tasks} - {email})),
+            copied=[ctx.name(a) for a in copied],
             programmes=(t.programme for t in tasks),
-            tasks=[task_dict(t) for t in tasks],
+            tasks=[ctx.task_row(t) for t in tasks],
         )
         for email, tasks in sorted(by_owner.items())
     ]
@@ -249,7 +290,7 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
             subject=f"Escalatie: je bent nu verantwoordelijk voor {_count(tasks)}",
             heading="Escalatie naar achtervang",
             programmes=(t.programme for t in tasks),
-            tasks=[task_dict(t) for t in tasks],
+            tasks=[ctx.task_row(t) for t in tasks],
         )
         for email, tasks in sorted(escalated.items())
     ]
@@ -285,9 +326,16 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
     tasks = _open_tasks(session, council_items=frozenset(i.id for i in items)) if items else []
     drafts = []
     for item in items:
-        for lead in leads:
-            if not since < ctx.lead_day(item.submission_deadline, lead) <= ctx.today:
-                continue
+        # One alert per item and run, however many lead days a stop skipped: the latest (the
+        # smallest lead) names the slot; the days left are counted today. A deadline that
+        # passed meanwhile is not announced as coming; nor one of a programme that ended.
+        fell = [
+            n for n in leads if since < ctx.lead_day(item.submission_deadline, n) <= ctx.today
+        ]
+        if not fell or item.submission_deadline < ctx.today or item.programme.end < ctx.today:
+            continue
+        for lead in [min(fell)]:
+            days_left = ctx.calendar.working_days_between(ctx.today, item.submission_deadline)
             linked = [t for t in tasks if t.council_item_id == item.id]
             at_risk = any("council_at_risk" in t.flags for t in linked)
             holders = {item.holder.email}
@@ -319,7 +367,7 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
                     heading=f"Termijnagenda: {item.subject}",
                     ics=ics,
                     item=item,
-                    days=lead,
+                    days=days_left,
                     tasks=data,
                     at_risk=at_risk,
                     holder=item.holder.name,
@@ -339,7 +387,9 @@ _WHAT = {
 def crisis_notices(
     session: Session, *, now: datetime, crisis_id: int, event: str, changes: list[Change]
 ) -> list[Draft]:
-    """One email per person whose work is paused, handed over or resumed by a crisis event."""
+    """One email per person whose work is paused, handed over or resumed by a crisis event.
+    It opens with who declared what, when, the GRIP level and the expected end, and how many
+    of your tasks change; occurrences of one activity with the same change are grouped."""
     ctx = _Ctx(session, now)
     crisis = session.get(Crisis, crisis_id)
     if crisis is None:
@@ -353,46 +403,85 @@ def crisis_notices(
         task = tasks.get(change.task_id)
         if task is None:
             continue
-        whats = [_WHAT[("paused", change.after["paused"])]] if "paused" in change.after else []
-        owner, backup = people[task.owner_id].email, people[task.backup_id].email
-        recipients = {owner}
+        common = [_WHAT[("paused", change.after["paused"])]] if "paused" in change.after else []
+        if "due_date" in change.after:
+            common.append(f"nieuwe deadline {dutch_date(change.after['due_date'])}")
+        owner, backup = people[task.owner_id], people[task.backup_id]
+        task_due = task.due_date
+        whats = {owner.email: list(common)}
         if "responsible_id" in change.after:
             new = people.get(change.after["responsible_id"])
-            whats.append(f"nu verantwoordelijk: {new.name if new else '?'}")
-            recipients.add(backup)
-        if "due_date" in change.after:
-            whats.append(f"nieuwe deadline {change.after['due_date']}")
-        if not whats:
-            continue
-        for email in recipients:
+            if new is not None and new.id == backup.id:
+                whats[owner.email].append(f"overgedragen aan {backup.name}")
+                whats[backup.email] = [*common, f"jij neemt het over van {owner.name}"]
+            else:
+                whats[owner.email].append("weer bij jou")
+                whats[backup.email] = [*common, f"terug bij {owner.name}"]
+        for email, what in whats.items():
+            if not what:
+                continue
             concerns[email].add(programmes[task.programme_id])
             per_person[email].append(
                 {
                     "id": task.id,
                     "title": task.title,
-                    "what": "; ".join(whats),
-                    "due": None if "due_date" in change.after else task.due_date.isoformat(),
-                    "deadline": change.after.get("due_date", task.due_date),
+                    "what": "; ".join(what),
+                    "deadline": date.fromisoformat(str(change.after.get("due_date", task_due))),
+                    "paused": change.after.get("paused") is True,
                 }
             )
     ended = event == "end"
     heading = ("Crisis beëindigd: " if ended else "Crisis: ") + crisis.title
-    return [
-        ctx.draft(
-            "crisis",
-            key=f"crisis:{email}:{crisis.id}:{event}",
-            to=email,
-            subject=f"{heading} — {_count(rows)} gewijzigd",
-            heading=heading,
-            crisis=crisis,
-            ended=ended,
-            changes=sorted(rows, key=lambda r: (r["deadline"], r["id"]))[:NOTICE_LINES],
-            more=max(0, len(rows) - NOTICE_LINES),
-            recipient=email,
-            programmes=concerns[email],
+    lead = {
+        "declared_by": ctx.name(crisis.declared_by),
+        "declared_at": crisis.declared_at.astimezone(LOCAL_TZ),
+        "expected_end": crisis.expected_end,
+        "ended_by": ctx.name(crisis.ended_by) if crisis.ended_by else None,
+    }
+    drafts = []
+    for email, rows in sorted(per_person.items()):
+        groups = _grouped(rows)
+        drafts.append(
+            ctx.draft(
+                "crisis",
+                key=f"crisis:{email}:{crisis.id}:{event}",
+                to=email,
+                subject=f"{heading} — {_count(rows)} gewijzigd",
+                heading=heading,
+                crisis=crisis,
+                ended=ended,
+                lead=lead,
+                paused=sum(1 for r in rows if r["paused"]),
+                total=len(rows),
+                changes=groups[:NOTICE_LINES],
+                more=sum(g["count"] for g in groups[NOTICE_LINES:]),
+                recipient=email,
+                programmes=concerns[email],
+            )
         )
-        for email, rows in sorted(per_person.items())
-    ]
+    return drafts
+
+
+def _grouped(rows: list[dict]) -> list[dict]:
+    """Rows of one title and one change as one line ("15× …, 14 mrt t/m 8 aug"), nearest
+    deadline first."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[(row["title"], row["what"])].append(row)
+    lines = []
+    for (title, what), members in groups.items():
+        days = sorted(r["deadline"] for r in members)
+        lines.append(
+            {
+                "title": title,
+                "what": what,
+                "count": len(members),
+                "ids": sorted(r["id"] for r in members),
+                "first": days[0],
+                "last": days[-1],
+            }
+        )
+    return sorted(lines, key=lambda g: (g["first"], g["ids"][0]))
 
 
 NOTICE_LINES = 30  # a crisis notice lists the nearest deadlines; `veiligheid tasks` shows all
@@ -625,7 +714,9 @@ def _digest(
     ]
     week = ctx.today.isocalendar()
     attention = (
-        f"{len(exceptions)} punt(en) voor uw aandacht" if exceptions else "niets vraagt uw aandacht"
+        f"{count(len(exceptions), 'punt', 'punten')} voor uw aandacht"
+        if exceptions
+        else "niets vraagt uw aandacht"
     )
     return ctx.draft(
         "digest",
