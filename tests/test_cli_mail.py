@@ -104,10 +104,19 @@ def test_sent_mail_is_audited_and_uncertain_can_be_confirmed(app, settings):
         rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         rows[0].status = OutboxStatus.UNCERTAIN
         uncertain, sent = rows[0].id, rows[1].id
+        header, other = rows[0].message_id, rows[1].message_id
 
-    refused = run("outbox", "confirm", sent)
+    refused = run("outbox", "confirm", sent, "--message-id", other)
+    shown = json.loads(run("outbox", "show", uncertain, "--json").stdout)
+    assert shown["message_id"] == header and shown["status"] == "uncertain"
+    wrong = run("outbox", "confirm", uncertain, "--message-id", other, "--by", "OOV1")
+    assert wrong.exit_code == 1 and "is niet die van bericht" in wrong.output
+    assert "Traceback" not in wrong.output
+    with app.sessions() as session:
+        assert session.get(OutboxMessage, uncertain).status == OutboxStatus.UNCERTAIN
     confirmed = run(
-        "outbox", "confirm", uncertain, "--by", "OOV1", "--now", "2023-10-10T12:00"
+        "outbox", "confirm", uncertain, "--message-id", header.strip("<>"), "--by", "OOV1",
+        "--now", "2023-10-10T12:00",
     )  # the coordinator of huizen, whose work the message carries (or, without --by, the operator)
 
     assert refused.exit_code == 1
@@ -119,3 +128,22 @@ def test_sent_mail_is_audited_and_uncertain_can_be_confirmed(app, settings):
     assert confirmed_by == ["a.devries@example.nl"]
     with app.sessions() as session:
         assert session.get(OutboxMessage, uncertain).status == OutboxStatus.SENT
+
+
+def test_dispatch_sends_the_outbox_without_running_the_jobs(app, settings):
+    assert run("load", EXAMPLE, "--by", "OOV1", "--now", "2023-09-29T09:00").exit_code == 0
+    with app.sessions() as session:
+        assert session.scalars(select(OutboxMessage)).first() is None
+    nothing = run("dispatch", "--now", "2023-10-10T08:05")
+    assert nothing.exit_code == 0 and "0 verstuurd" in nothing.output
+    with app.sessions() as session:
+        assert session.scalars(select(OutboxMessage)).first() is None  # no job ran
+    assert run("run", "--now", "2023-10-10T08:05").exit_code == 0
+    with app.unit_of_work() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.status = OutboxStatus.PENDING
+    again = run("dispatch", "--now", "2023-10-10T09:00")
+    assert again.exit_code == 0, again.output
+    with app.sessions() as session:
+        statuses = {r.status for r in session.scalars(select(OutboxMessage))}
+    assert statuses == {OutboxStatus.SENT}

@@ -213,7 +213,10 @@ def test_lost_reply_after_data_is_uncertain_and_not_resent(smtp_app, fault):
 
     # A person decides: the mail log shows it (confirm), or it never came (retry → sent again).
     if fault == "drop_after_data":
-        result = cli_run("outbox", "confirm", ids[0], "--now", "2023-10-11T09:00")
+        result = cli_run(
+            "outbox", "confirm", ids[0], "--message-id", rows[ids[0]].message_id,
+            "--now", "2023-10-11T09:00",
+        )
         assert result.exit_code == 0, result.output
         dispatch_outbox(app, now=T0 + timedelta(days=2))
         assert server.message_ids()[rows[ids[0]].message_id] == 1

@@ -474,10 +474,20 @@ def retry_message(app: App, message_id: int, *, by: str | Actor, now: datetime) 
         return _message_change(row, actor)
 
 
-def confirm_message(app: App, message_id: int, *, by: str | Actor, now: datetime) -> MessageChange:
-    """An uncertain message the mail log shows as delivered: mark it sent, never resend."""
+def confirm_message(
+    app: App, message_id: int, *, by: str | Actor, now: datetime, header: str
+) -> MessageChange:
+    """An uncertain message the mail log shows as delivered: mark it sent, never resend.
+    `header` is the Message-ID the operator found in the mail log: it must be this message's."""
     with app.unit_of_work() as session:
         actor = _message_actor(session, message_id, by, f"bericht {message_id} bevestigen")
+        expected = session.get(OutboxMessage, message_id).message_id
+        if header.strip().strip("<>") != expected.strip("<>"):
+            raise DomainError(
+                f"Message-ID '{header.strip()}' is niet die van bericht {message_id}: zoek "
+                f"{expected} in de maillog ('veiligheid outbox show {message_id}' toont hem) "
+                "en geef hem met --message-id"
+            )
         row = mail_dispatch.confirm_sent(session, message_id, now=now, by=actor.label)
         return _message_change(row, actor)
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from veiligheid_flow.app.queries_mail import deadlines_calendar, digest_preview, outbox
+from veiligheid_flow.app.queries_mail import deadlines_calendar, digest_preview, message, outbox
 from veiligheid_flow.app.queries_tasks import (
     TaskQuery,
     capacity_forecast,
@@ -86,6 +86,7 @@ __all__ = [
     "digest_preview",
     "explain",
     "outbox",
+    "message",
     "people",
     "system_status",
     "task_detail",

@@ -12,6 +12,7 @@ from veiligheid_flow.app.reading import read_only, refuse_unseen, view_at, visib
 from veiligheid_flow.app.views import DraftView, OutboxItemView
 from veiligheid_flow.authority import Actor, resolve_holder, resolve_person
 from veiligheid_flow.bootstrap import App
+from veiligheid_flow.errors import NotFound
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import deadlines_ics
@@ -37,23 +38,39 @@ def outbox(
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if status:
             query = query.where(OutboxMessage.status == status)
-        rows = [
-            OutboxItemView(
-                id=r.id,
-                status=OutboxStatus(r.status).value,
-                kind=r.kind,
-                to=r.recipient,
-                subject=r.subject,
-                attempts=r.attempts,
-                error=r.last_error,
-                key=r.key,
-                municipalities=_codes(r.municipalities),
-            )
-            for r in session.scalars(query)
-        ]
+        rows = [_item(r) for r in session.scalars(query)]
     if codes is None:
         return rows
     return [r for r in rows if set(r.municipalities) & set(codes)]
+
+
+def message(app: App, message_id: int, *, actor: Actor | None = None) -> OutboxItemView:
+    """One outbox message with its Message-ID (what to look for in the mail log)."""
+    with read_only(app) as session:
+        row = session.get(OutboxMessage, message_id)
+        item = _item(row) if row is not None else None
+        codes = visible(session, actor, None)
+    if item is None or (codes is not None and not set(item.municipalities) & set(codes)):
+        raise NotFound(f"bericht {message_id} bestaat niet (of u mag het niet zien)")
+    return item
+
+
+def _item(row: OutboxMessage) -> OutboxItemView:
+    return OutboxItemView(
+        id=row.id,
+        status=OutboxStatus(row.status).value,
+        kind=row.kind,
+        to=row.recipient,
+        subject=row.subject,
+        attempts=row.attempts,
+        error=row.last_error,
+        key=row.key,
+        municipalities=_codes(row.municipalities),
+        message_id=row.message_id,
+        cc=tuple(row.cc or ()),
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )
 
 
 def digest_preview(

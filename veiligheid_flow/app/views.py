@@ -332,6 +332,10 @@ class OutboxItemView:
     error: str | None
     key: str
     municipalities: tuple[str, ...]
+    message_id: str = ""  # the Message-ID header: what to look for in the mail log
+    cc: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    sent_at: datetime | None = None
 
     @property
     def status_label(self) -> str:

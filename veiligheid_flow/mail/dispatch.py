@@ -313,7 +313,8 @@ def _deliver(transport: Transport, row: OutboxMessage, max_attempts: int) -> tup
     except UncertainError as exc:
         error = (
             f"onzeker: {exc}; zoek {row.message_id} in de maillog: aangekomen → "
-            f"`veiligheid outbox confirm {row.id}`, niet aangekomen → `veiligheid outbox retry "
+            f"`veiligheid outbox confirm {row.id} --message-id '{row.message_id}'`, niet "
+            f"aangekomen → `veiligheid outbox retry "
             f"{row.id}`"
         )
         return _Outcome(row, OutboxStatus.UNCERTAIN, error), True

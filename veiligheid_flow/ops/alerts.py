@@ -71,7 +71,8 @@ def problems(session: Session, settings: Settings, *, now: datetime) -> list[Pro
             message_id = OutboxMessage(key=row.key).message_id
             action = (
                 f"Zoek Message-ID {message_id} in de maillog. Aangekomen: veiligheid outbox "
-                f"confirm {row.id}; niet aangekomen: veiligheid outbox retry {row.id}"
+                f"confirm {row.id} --message-id '{message_id}'; niet aangekomen: veiligheid "
+                f"outbox retry {row.id}"
             )
         found.append(
             Problem(

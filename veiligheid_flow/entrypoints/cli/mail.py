@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from veiligheid_flow.app import commands, queries
-from veiligheid_flow.app.jobs import run_due
+from veiligheid_flow.app.jobs import dispatch_outbox, run_due
 from veiligheid_flow.app.views import SYSTEM, Actor, item_json, plain
-from veiligheid_flow.entrypoints.cli.ops import report_run
+from veiligheid_flow.entrypoints.cli.ops import local_when, report_run
 from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
@@ -160,15 +160,67 @@ def outbox_retry(
 @outbox_app.command("confirm")
 @friendly_errors
 def outbox_confirm(
-    message_id: int, by: MessageBy = None, now: NowOption = None, as_json: JsonOption = False
+    message_id: int,
+    header: Annotated[
+        str,
+        typer.Option(
+            "--message-id",
+            help="De Message-ID zoals de maillog hem toont (bv. <…@veiligheid-flow>): het "
+            "bewijs dat dit bericht is aangekomen.",
+        ),
+    ],
+    by: MessageBy = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Bevestig dat een onzeker bericht volgens de maillog wél is aangekomen (niet opnieuw)."""
     moment = now_from(now)
     with app_context() as app:
-        done = commands.confirm_message(app, message_id, by=_acting(by), now=moment)
+        done = commands.confirm_message(
+            app, message_id, by=_acting(by), now=moment, header=header
+        )
     text = f"Bericht {done.id} staat als verstuurd."
     data = item_json(moment, plain(done) | {"action": "email.confirm", "message": text})
     report(as_json, text, data)
+
+
+@outbox_app.command("show")
+@friendly_errors
+def outbox_show(message_id: int, as_json: JsonOption = False, by: ReaderOption = None) -> None:
+    """Eén bericht: status, aan wie, onderwerp, pogingen, fout, en de Message-ID om in de
+    maillog te zoeken."""
+    with app_context() as app:
+        item = queries.message(app, message_id, actor=reader(app, by, None))
+    if as_json:
+        print_json(plain(item))
+        return
+    table = Table(title=f"Bericht {item.id}", show_header=False)
+    table.add_column("veld")
+    table.add_column("waarde", overflow="fold")
+    for label, value in (
+        ("status", item.status_label),
+        ("soort", item.kind),
+        ("aan", item.to),
+        ("cc", ", ".join(item.cc) or "-"),
+        ("onderwerp", item.subject),
+        ("Message-ID", item.message_id),
+        ("pogingen", str(item.attempts)),
+        ("fout", item.error or "-"),
+        ("gemaakt", local_when(item.created_at)),
+        ("verstuurd", local_when(item.sent_at)),
+        ("gemeenten", ", ".join(item.municipalities) or "-"),
+    ):
+        table.add_row(label, value)
+    console.print(table)
+
+
+def dispatch(now: NowOption = None) -> None:
+    """Verstuur wat in de outbox klaarstaat, zonder de taken te draaien (exitcode 4 als er
+    mail niet is afgeleverd)."""
+    moment = now_from(now)
+    with app_context() as ctx:
+        sent = dispatch_outbox(ctx, now=moment)
+    report_run([], sent)
 
 
 def digest(
@@ -226,6 +278,7 @@ def calendar(
 
 def register(app: typer.Typer) -> None:
     app.command("run")(friendly_errors(run))
+    app.command("dispatch")(friendly_errors(dispatch))
     app.command("serve")(friendly_errors(serve))
     app.add_typer(outbox_app, name="outbox")
     app.command("digest")(friendly_errors(digest))

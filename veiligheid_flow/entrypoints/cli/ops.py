@@ -48,7 +48,8 @@ def report_run(results: list[JobResult], report: DispatchReport) -> None:
         raise typer.Exit(exitcodes.MAIL_PROBLEM)
 
 
-def _when(moment: object) -> str:
+def local_when(moment: object) -> str:
+    """A stored UTC moment as local time (DD-MM-JJJJ HH:MM), or '-'."""
     return f"{local_datetime(moment):%d-%m-%Y %H:%M}" if moment else "-"  # type: ignore[arg-type]
 
 
@@ -78,7 +79,7 @@ def _print_status(found: Status) -> None:
         table.add_row(
             job.job,
             job.last_slot or "nog nooit",
-            _when(job.ran_at),
+            local_when(job.ran_at),
             str(job.expected_slot or "-"),
             state,
         )
@@ -86,7 +87,7 @@ def _print_status(found: Status) -> None:
     for job in found.jobs:
         if job.failure:
             console.print(
-                f"{job.failure.error} ({_when(job.failure.at)})", markup=False, soft_wrap=True
+                f"{job.failure.error} ({local_when(job.failure.at)})", markup=False, soft_wrap=True
             )
         elif job.missed:
             console.print(
@@ -96,7 +97,7 @@ def _print_status(found: Status) -> None:
                 soft_wrap=True,
             )
     for name, failure in found.other_failures.items():
-        console.print(f"{name}: {failure.error} ({_when(failure.at)})", markup=False)
+        console.print(f"{name}: {failure.error} ({local_when(failure.at)})", markup=False)
     outbox = found.outbox
     assert outbox is not None
     counts = ", ".join(f"{k}: {v}" for k, v in outbox.counts.items())
