@@ -64,3 +64,22 @@ def test_a_name_never_adds_or_changes_an_address(name: str) -> None:
     shown = " ".join(name.split()) if name.isprintable() else None
     if shown:
         assert to[0].display_name == shown
+
+
+def test_the_message_id_lies_under_the_installations_mail_domain(app) -> None:
+    from sqlalchemy import select
+
+    from tests.conftest import EXAMPLE, at
+    from veiligheid_flow.app import commands
+    from veiligheid_flow.app.jobs import run_due
+    from veiligheid_flow.authority import SYSTEM
+
+    commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-09-29T09:00"))
+    run_due(app, now=at("2023-10-10T08:05"))
+    domain = app.settings.mail_from.rpartition("@")[2]
+    with app.sessions() as session:
+        rows = list(session.scalars(select(OutboxMessage)))
+        assert rows and all(r.message_id.endswith(f"@{domain}>") for r in rows)
+        sent = _parse(build_message(rows[0], app.settings.mail_from))
+        assert sent["Message-ID"] == rows[0].message_id
+    assert OutboxMessage(key="k").message_id.endswith("@veiligheid-flow>")  # rows from before

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         default=730, ge=1, description="Personal data of people who left the programme."
     )
 
+    @property
+    def mail_domain(self) -> str:
+        """The domain of MAIL_FROM: Message-IDs and calendar UIDs lie under it."""
+        return self.mail_from.rpartition("@")[2].strip().lower() or "veiligheid-flow"
+
     @model_validator(mode="after")
     def _dkim_complete(self) -> Settings:
         given = [self.dkim_domain, self.dkim_selector, self.dkim_key_file]

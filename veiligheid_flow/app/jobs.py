@@ -146,7 +146,8 @@ def _run_slot(app: App, job: Job, now: datetime, book: RuleBook | None) -> JobRe
         if job.compose is not None:
             book = book or app.rulebook()
             rules_service.evaluate(session=session, now=now, book=book)
-            count = compose.enqueue(session, job.compose(session, now, book, since), now=now)
+            drafts = job.compose(session, now, book, since)
+            count = compose.enqueue(session, drafts, now=now, domain=app.settings.mail_domain)
         if job.apply is not None:
             applied = job.apply(session, now, app)
         if last is None:

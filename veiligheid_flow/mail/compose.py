@@ -744,8 +744,11 @@ def digests(session: Session, *, now: datetime, book: RuleBook) -> list[Draft]:
     ]
 
 
-def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
-    """Write drafts to the outbox; a key already there is skipped. Returns how many were new."""
+def enqueue(
+    session: Session, drafts: Iterable[Draft], *, now: datetime, domain: str | None = None
+) -> int:
+    """Write drafts to the outbox; a key already there is skipped. Returns how many were new.
+    `domain`: the installation's mail domain, under which each Message-ID lies."""
     drafts = list(drafts)
     if not drafts:
         return 0
@@ -767,6 +770,7 @@ def enqueue(session: Session, drafts: Iterable[Draft], *, now: datetime) -> int:
                 recipient=draft.recipient,
                 cc=list(draft.cc),
                 names={a: names[a] for a in (draft.recipient, *draft.cc) if a in names},
+                domain=domain,
                 subject=draft.subject,
                 text_body=draft.text,
                 html_body=draft.html,

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from veiligheid_flow import limits
 from veiligheid_flow.db import Base, UTCDateTime
 
+DEFAULT_DOMAIN = "veiligheid-flow"  # Message-IDs of rows written before migration 0009
+
 
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
@@ -30,6 +32,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(limits.EMAIL), index=True)
     cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    domain: Mapped[str | None] = mapped_column(String(limits.EMAIL))  # of the Message-ID
     # Address → the person's name, for To and Cc ("Anna de Vries" <a.devries@…>).
     names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     subject: Mapped[str] = mapped_column(String(limits.TEXT))
@@ -62,8 +65,9 @@ class OutboxMessage(Base):
 
     @property
     def message_id(self) -> str:
-        """Stable Message-ID derived from the outbox key: a resend is recognisable."""
-        return f"<{self.key_digest[:32]}@veiligheid-flow>"
+        """Stable Message-ID derived from the outbox key, under the installation's mail domain
+        (VEILIGHEID_MAIL_FROM's): a resend is recognisable, and no two installations share one."""
+        return f"<{self.key_digest[:32]}@{self.domain or DEFAULT_DOMAIN}>"
 
     @property
     def file_name(self) -> str:

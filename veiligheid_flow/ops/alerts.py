@@ -51,7 +51,7 @@ def problems(session: Session, settings: Settings, *, now: datetime) -> list[Pro
     found = []
     m = OutboxMessage
     bad = session.execute(  # columns only: a failed row's body is not needed here
-        select(m.id, m.key, m.status, m.attempts, m.recipient, m.subject, m.last_error)
+        select(m.id, m.key, m.domain, m.status, m.attempts, m.recipient, m.subject, m.last_error)
         .where(
             OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNCERTAIN]),
             OutboxMessage.kind != KIND,
@@ -68,7 +68,7 @@ def problems(session: Session, settings: Settings, *, now: datetime) -> list[Pro
             )
         else:
             title = "Misschien afgeleverd (onzeker): verzenden werd onderbroken"
-            message_id = OutboxMessage(key=row.key).message_id
+            message_id = OutboxMessage(key=row.key, domain=row.domain).message_id
             action = (
                 f"Zoek Message-ID {message_id} in de maillog. Aangekomen: veiligheid outbox "
                 f"confirm {row.id} --message-id '{message_id}'; niet aangekomen: veiligheid "
@@ -139,7 +139,7 @@ def alert_admins(sessions: sessionmaker[Session], settings: Settings, *, now: da
             group = f"{KIND}:{digest}"
             admins = settings.admin_emails
             drafts = [_draft(f"{group}:{admin}", admin, new, now) for admin in admins]
-            count = enqueue(session, drafts, now=now)
+            count = enqueue(session, drafts, now=now, domain=settings.mail_domain)
             session.add_all(AdminAlert(problem=p.key, message_key=group, at=now) for p in new)
             return count
     except IntegrityError:

@@ -165,7 +165,7 @@ def outbox_confirm(
         str,
         typer.Option(
             "--message-id",
-            help="De Message-ID zoals de maillog hem toont (bv. <…@veiligheid-flow>): het "
+            help="De Message-ID zoals de maillog hem toont (bv. <…@gemeente.nl>): het "
             "bewijs dat dit bericht is aangekomen.",
         ),
     ],
