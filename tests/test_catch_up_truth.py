@@ -89,3 +89,26 @@ def test_one_working_day_left_is_singular(app: App) -> None:
     fatbikes = [r for r in rows if "Aanpak fatbikes" in r.subject]
     assert fatbikes and all("Over 1 werkdag (" in r.text_body for r in fatbikes)
     assert all("Over <strong>1 werkdag</strong>" in r.html_body for r in fatbikes)
+
+
+def test_the_first_run_after_a_mid_period_load_summarises_instead_of_mailing_history(app):
+    commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-10-02T07:00"))  # months of backlog
+    rows = _run(app, "overdue", "2023-10-02T08:05")
+    assert rows and {r.kind for r in rows} == {"summary"}, sorted({r.kind for r in rows})
+    people = [r.recipient for r in rows]
+    assert len(people) == len(set(people))  # one per person
+    for row in rows:
+        assert row.subject.startswith("Stand van zaken")
+        assert "geen nieuwe melding" in row.text_body
+        assert "Escalatie" not in row.subject
+    later = _run(app, "overdue", "2023-10-03T08:05")
+    assert all(r.kind in {"overdue", "escalation"} for r in later)
+    assert all(r.text_body.count("(taak ") < 30 for r in later if r.kind == "escalation")
+
+
+def test_a_month_long_stop_is_summarised_too(app: App) -> None:
+    _load(app)
+    _run(app, "overdue", "2023-09-01T08:05")
+    rows = _run(app, "overdue", "2023-10-02T08:05")
+    assert rows and {r.kind for r in rows} == {"summary"}
+    assert {r.kind for r in _run(app, "overdue", "2023-10-03T08:05")} <= {"overdue", "escalation"}

@@ -138,8 +138,8 @@ def test_renaming_the_escalation_rule_does_not_change_the_mail(settings, tmp_pat
             Settings(database_url=f"sqlite:///{tmp_path / db}", rules=rules, mail_dir=tmp_path)
         )
         commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by=SYSTEM)
-        run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-02T09:00"))
-        run_job(app, JOBS_BY_NAME["overdue"], now=at("2023-03-20T09:00"))
+        for day in range(2, 21):  # every day (a longer stop would start with a summary)
+            run_job(app, JOBS_BY_NAME["overdue"], now=at(f"2023-03-{day:02d}T09:00"))
         with app.sessions() as session:
             kinds.append(
                 sorted(session.execute(select(OutboxMessage.kind, OutboxMessage.recipient)).all())

@@ -573,8 +573,8 @@ from veiligheid_flow.mail import compose
 now = parse_now(sys.argv[1])
 enqueue = compose.enqueue
 
-def enqueue_then_stop(session, drafts, *, now):
-    added = enqueue(session, drafts, now=now)
+def enqueue_then_stop(session, drafts, *, now, domain=None):
+    added = enqueue(session, drafts, now=now, domain=domain)
     if added:
         print("holding", added, flush=True)
         sys.stdin.readline()

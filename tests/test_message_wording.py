@@ -43,7 +43,7 @@ def test_reminders_and_overdue_notices_name_people_themes_and_dates(app: App) ->
         assert not ADDRESS.search(body), body
         assert re.search(r"deadline (ma|di|wo|do|vr|za|zo) \d{1,2} \w{3} 20\d\d", body), body
         assert "ONDERMIJNING" not in body and "WIJKEN" not in body  # theme codes
-    _run(app, "overdue", "2023-10-02T08:05")
+    _run(app, "overdue", "2023-10-10T08:05")  # the first run: a summary
     notices = [r for r in _run(app, "overdue", "2023-10-11T08:05") if r.kind == "overdue"]
     assert notices
     for row in notices:
@@ -53,7 +53,7 @@ def test_reminders_and_overdue_notices_name_people_themes_and_dates(app: App) ->
 
 def test_an_overdue_notice_without_a_copy_does_not_claim_one(app: App) -> None:
     commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-03-01T09:00"))
-    _run(app, "overdue", "2023-10-02T08:05")
+    _run(app, "overdue", "2023-10-10T08:05")  # the first run: a summary
     copied = [r for r in _run(app, "overdue", "2023-10-11T08:05") if r.cc]
     assert copied
     commands.add_absence(

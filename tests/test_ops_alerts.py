@@ -91,6 +91,9 @@ def smtp_app(database_url: str, tmp_path: Path, server: tuple[Server, int]) -> I
     )
     application = bootstrap(settings)
     commands.load(application, EXAMPLE, now=at("2023-10-11T09:00"), by=SYSTEM)
+    # The first run of the day before: its start summaries go out before the tests begin, so
+    # 12 October is an ordinary day (summaries: tests/test_catch_up_truth.py).
+    run_due(application, now=at("2023-10-11T09:05"))
     yield application
     application.close()
 

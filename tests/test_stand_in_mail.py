@@ -49,7 +49,7 @@ def test_a_stand_in_reminder_says_for_whom_and_until_when(app: App) -> None:
 
 def test_an_absent_backup_is_not_copied_on_an_overdue_notice(app: App) -> None:
     commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-03-01T09:00"))
-    _run(app, "overdue", "2023-10-02T08:05")
+    _run(app, "overdue", "2023-10-10T08:05")  # the first run: a summary
     copied = [r for r in _run(app, "overdue", "2023-10-11T08:05") if r.cc]
     assert copied, "the example has an overdue notice with the backup in copy on 11 Oct"
     absent = copied[0].cc[0]

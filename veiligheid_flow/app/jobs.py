@@ -25,6 +25,9 @@ from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.workdays import WorkCalendar
 
 Composer = Callable[[Session, datetime, RuleBook, date], list[compose.Draft]]
+# What a job sends instead on a fresh start (its first run, or after a long stop).
+FreshComposer = Callable[[Session, datetime, RuleBook], list[compose.Draft]]
+FRESH_AFTER_WORKING_DAYS = 5  # a stop longer than a working week is a fresh start
 # A job that changes data instead of composing mail: (session, now, app) -> rows changed.
 Applier = Callable[[Session, datetime, App], int]
 
@@ -36,6 +39,7 @@ class Job:
     weekly: bool  # weekly on the digest weekday, else every working day
     compose: Composer | None = None
     apply: Applier | None = None
+    fresh: FreshComposer | None = None
 
 
 JOBS: tuple[Job, ...] = (
@@ -50,6 +54,9 @@ JOBS: tuple[Job, ...] = (
         "Te late taken en escalatie naar de achtervang",
         False,
         lambda s, now, book, since: compose.overdue(s, now=now, book=book, since=since),
+        # History is not news: the first run (or the first after a long stop) sends each
+        # person one summary of their work; escalations are mailed from then on.
+        fresh=lambda s, now, book: compose.start_summaries(s, now=now, book=book),
     ),
     Job(
         "council_alerts",
@@ -146,7 +153,12 @@ def _run_slot(app: App, job: Job, now: datetime, book: RuleBook | None) -> JobRe
         if job.compose is not None:
             book = book or app.rulebook()
             rules_service.evaluate(session=session, now=now, book=book)
-            drafts = job.compose(session, now, book, since)
+            calendar = municipal_calendar(session)
+            stop = calendar.working_days_between(since, slot) if last else None
+            if job.fresh is not None and (stop is None or stop > FRESH_AFTER_WORKING_DAYS):
+                drafts = job.fresh(session, now, book)
+            else:
+                drafts = job.compose(session, now, book, since)
             count = compose.enqueue(session, drafts, now=now, domain=app.settings.mail_domain)
         if job.apply is not None:
             applied = job.apply(session, now, app)

@@ -297,6 +297,49 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
     return drafts
 
 
+SUMMARY_AHEAD_WORKING_DAYS = 10  # a start summary also lists what is due this soon
+
+
+def start_summaries(session: Session, *, now: datetime, book: RuleBook) -> list[Draft]:
+    """On a fresh start (the first run after a load, or after a long stop): one message per
+    person with their late and coming work, labelled as a summary, instead of the history of
+    overdue notices and escalations that the stop piled up."""
+    ctx = _Ctx(session, now)
+    horizon = ctx.calendar.add_working_days(ctx.today, SUMMARY_AHEAD_WORKING_DAYS)
+    late: dict[str, list[Task]] = defaultdict(list)
+    coming: dict[str, list[Task]] = defaultdict(list)
+    for task in _open_tasks(session, due_before=horizon + timedelta(days=1)):
+        if task.paused or not _running(task, ctx.today):
+            continue
+        email = task.responsible.email
+        (late if task.due_date < ctx.today else coming)[email].append(task)
+    drafts = []
+    for email in sorted(set(late) | set(coming)):
+        overdue, soon = late[email], coming[email]
+        rows = [
+            ctx.task_row(t) | {"late": ctx.calendar.working_days_between(t.due_date, ctx.today)}
+            for t in overdue
+        ]
+        parts = [f"{_count(overdue)} te laat"] if overdue else []
+        parts += [f"{_count(soon)} binnenkort"] if soon else []
+        drafts.append(
+            ctx.draft(
+                "summary",
+                key=f"summary:{email}:{ctx.today}",
+                to=email,
+                subject=f"Stand van zaken: {', '.join(parts)} (geen nieuwe melding)",
+                heading="Stand van zaken",
+                programmes={t.programme for t in (*overdue, *soon)},
+                late=rows[:NOTICE_LINES],
+                late_more=max(0, len(rows) - NOTICE_LINES),
+                soon=[ctx.task_row(t) for t in soon][:NOTICE_LINES],
+                soon_more=max(0, len(soon) - NOTICE_LINES),
+                horizon=horizon,
+            )
+        )
+    return drafts
+
+
 def _escalated_since(
     session: Session, since: date, now: datetime, escalations: frozenset[str]
 ) -> set[int]:
