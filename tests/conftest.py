@@ -41,6 +41,7 @@ SYSTEM_MODULES = {
     "test_docker_compose",
     "test_hostile_input",
     "test_smtp_tls_auth",
+    "test_mail_in_browser",
 }
 INTEGRATION_MODULES = {"test_loader_fuzz", "test_ops_backup"}  # a real SQLite file of their own
 
@@ -49,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for tier, meaning in (
         ("unit", "pure: no database, no process, no server"),
         ("integration", "a real SQLite file and PostgreSQL"),
-        ("system", "subprocesses, servers, Prefect"),
+        ("system", "subprocesses, servers, Prefect, a browser"),
     ):
         config.addinivalue_line("markers", f"{tier}: {meaning}")
 

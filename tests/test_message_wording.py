@@ -63,3 +63,30 @@ def test_an_overdue_notice_without_a_copy_does_not_claim_one(app: App) -> None:
     later = [r for r in _run(app, "overdue", "2023-10-16T08:05") if r.kind == "overdue"]
     alone = [r for r in later if not r.cc]
     assert alone and all("kopie" not in r.html_body for r in alone)
+
+
+def test_the_digest_opens_with_a_summary_and_the_active_crisis(app: App) -> None:
+    from sqlalchemy import select
+
+    from veiligheid_flow.mail.compose import digest
+    from veiligheid_flow.programme.models import PortfolioHolder
+
+    commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-03-01T09:00"))
+    commands.declare_crisis(
+        app, "Grote brand", grip=2, by="BM", now=at("2023-10-02T10:00"),
+        themes=["VEERKRACHTIGE_WIJKEN"], staff=[], expected_days=None,
+    )
+    with app.sessions() as session:
+        mayor = session.scalars(
+            select(PortfolioHolder).where(PortfolioHolder.key == "BM")
+        ).one()
+        draft = digest(session, now=at("2023-10-09T08:00"), holder=mayor, book=app.rulebook())
+    lines = [line for line in draft.text.splitlines() if line.strip()]
+    assert lines[1].startswith("Op uw thema's: ") and " te laat; " in lines[1]
+    assert lines[2].startswith("LOPENDE CRISIS: Grote brand (GRIP 2, sinds ma 2 okt 2023")
+    assert "Lopende crisis: Grote brand" in draft.html
+    assert "gereed &nbsp;" in draft.html and "te laat &nbsp;" in draft.html  # the legend
+    for heading in ("TERMIJNAGENDA KOMENDE WEKEN", "BUDGET"):  # only with content
+        if heading in draft.text:
+            after = draft.text.split(heading, 1)[1].lstrip("\n")
+            assert after.startswith("- "), (heading, after[:80])

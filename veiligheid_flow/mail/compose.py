@@ -86,6 +86,20 @@ class _Ctx:
         )
 
     @cached_property
+    def active_crises(self) -> list[Crisis]:
+        """Crises running at `now` (declared, not ended)."""
+        return list(
+            self.session.scalars(
+                select(Crisis)
+                .where(
+                    Crisis.declared_at <= self.now,
+                    or_(Crisis.ended_at.is_(None), Crisis.ended_at > self.now),
+                )
+                .order_by(Crisis.id)
+            )
+        )
+
+    @cached_property
     def absent_until(self) -> dict[str, date]:
         """Who is absent today, and until when (the last day of their absence)."""
         rows = self.session.execute(
@@ -447,8 +461,6 @@ def crisis_notices(
         if task is None:
             continue
         common = [_WHAT[("paused", change.after["paused"])]] if "paused" in change.after else []
-        if "due_date" in change.after:
-            common.append(f"nieuwe deadline {dutch_date(change.after['due_date'])}")
         owner, backup = people[task.owner_id], people[task.backup_id]
         task_due = task.due_date
         whats = {owner.email: list(common)}
@@ -460,8 +472,9 @@ def crisis_notices(
             else:
                 whats[owner.email].append("weer bij jou")
                 whats[backup.email] = [*common, f"terug bij {owner.name}"]
+        moved = "due_date" in change.after  # the row's deadline is the new one
         for email, what in whats.items():
-            if not what:
+            if not what and not moved:
                 continue
             concerns[email].add(programmes[task.programme_id])
             per_person[email].append(
@@ -471,6 +484,7 @@ def crisis_notices(
                     "what": "; ".join(what),
                     "deadline": date.fromisoformat(str(change.after.get("due_date", task_due))),
                     "paused": change.after.get("paused") is True,
+                    "moved": moved,
                 }
             )
     ended = event == "end"
@@ -508,16 +522,17 @@ def crisis_notices(
 def _grouped(rows: list[dict]) -> list[dict]:
     """Rows of one title and one change as one line ("15× …, 14 mrt t/m 8 aug"), nearest
     deadline first."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool], list[dict]] = defaultdict(list)
     for row in rows:
-        groups[(row["title"], row["what"])].append(row)
+        groups[(row["title"], row["what"], row["moved"])].append(row)
     lines = []
-    for (title, what), members in groups.items():
+    for (title, what, moved), members in groups.items():
         days = sorted(r["deadline"] for r in members)
         lines.append(
             {
                 "title": title,
                 "what": what,
+                "moved": moved,
                 "count": len(members),
                 "ids": sorted(r["id"] for r in members),
                 "first": days[0],
@@ -726,7 +741,7 @@ def _digest(
                 {
                     "label": "Termijnagenda in gevaar",
                     "title": item.subject,
-                    "detail": f"aanleveren {item.submission_deadline}",
+                    "detail": f"aanleveren {dutch_date(item.submission_deadline)}",
                 }
             )
     progress = []
@@ -761,6 +776,23 @@ def _digest(
         if exceptions
         else "niets vraagt uw aandacht"
     )
+    totals = [sum(p[k] for p in progress) for k in ("done", "open", "late")]
+    summary = (
+        f"Op uw thema's: {totals[0]} gereed, {count(totals[1], 'taak', 'taken')} open, "
+        f"{totals[2]} te laat; {attention}."
+    )
+    codes = {t.programme.municipality_code for t in themes}
+    crises = [
+        {
+            "title": c.title,
+            "grip": c.grip,
+            "since": c.declared_at.astimezone(LOCAL_TZ).date(),
+            "until": c.expected_end,
+            "by": ctx.name(c.declared_by),
+        }
+        for c in ctx.active_crises
+        if not c.municipalities or codes & set(c.municipalities)
+    ]
     return ctx.draft(
         "digest",
         key=f"digest:{holder.email}:{week.year}-W{week.week:02d}",
@@ -773,6 +805,8 @@ def _digest(
         themes=progress,
         council_items=council,
         budget=budget,
+        summary=summary,
+        crises=crises,
     )
 
 
