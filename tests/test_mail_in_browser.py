@@ -21,7 +21,9 @@ from veiligheid_flow.bootstrap import App
 from veiligheid_flow.mail.models import OutboxMessage
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-KINDS = {"summary", "reminder", "overdue", "escalation", "council", "digest", "crisis"}
+KINDS = {
+    "summary", "reminder", "overdue", "escalation", "council", "council_risk", "digest", "crisis"
+}
 WIDTHS = (390, 800)
 
 
@@ -38,7 +40,8 @@ def sample_messages(app: App) -> dict[str, OutboxMessage]:
         if day == date(2023, 10, 2):
             crisis = commands.declare_crisis(
                 app, "Grote brand in het centrum", grip=2, by="BM", now=at("2023-10-02T10:00"),
-                themes=["VEERKRACHTIGE_WIJKEN"], staff=["OOV3"], expected_days=None,
+                themes=["VEERKRACHTIGE_WIJKEN", "VERKEERSVEILIGHEID"], staff=["OOV3"],
+                expected_days=15,
             )
         if day == date(2023, 10, 13):
             commands.end_crisis(app, crisis.subject_id, by="BM", now=at("2023-10-13T17:00"))

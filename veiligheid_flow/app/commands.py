@@ -199,6 +199,9 @@ def _with_rules(  # type: ignore[no-untyped-def]
             drafts = compose.crisis_notices(
                 session, now=now, crisis_id=subject_id, event=crisis_event, changes=changes
             )
+            drafts += compose.council_risk_alerts(
+                session, now=now, crisis_id=subject_id, changes=changes
+            )
             compose.enqueue(session, drafts, now=now, domain=app.settings.mail_domain)
     return Impact(
         subject_id=subject_id,
