@@ -280,7 +280,8 @@ def wipe(app: App) -> None:
             return
         for table in tables:
             conn.execute(table.delete())
-        if conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+        found = "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'"
+        if conn.execute(text(found)).first():
             conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
