@@ -357,6 +357,13 @@ class World:
             for crisis in self.crises
         )
 
+    def available_sql(self, person_id: Any) -> ColumnElement[bool]:
+        """Today neither absent nor on crisis duty (the `available` facts), for a column of
+        Person ids."""
+        absent = {email for email in self.absences if self.absent(email)}
+        away = sorted(absent | {email for crisis in self.crises for email in crisis.staff})
+        return person_id.not_in(select(Person.id).where(Person.email.in_(away)))
+
 
 @dataclass(frozen=True)
 class Subject:

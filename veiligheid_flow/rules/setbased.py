@@ -5,8 +5,10 @@ no council deadline within the crisis, owner and backup not on crisis duty thems
 such a task a crisis changes one thing: the pause table pauses it (and at the end, its due
 date moves by the working days it lay still). Where the rule files allow this to be known
 without deciding task by task (`fast_path`), those tasks are paused and resumed here,
-set-based, with an audit entry each; the pure engine decides every other touched task, and
-the tests hold both to the same decisions.
+set-based, with an audit entry each (the engine's rule ids and reasons); the pure engine
+decides every other touched task. What a fact, the crisis scope, the statutory guard and the
+due-date shift are comes from rules.facts and rules.engine, not from here; and
+tests/test_setbased_matches_engine.py holds both paths to the same decisions and reasons.
 """
 
 from __future__ import annotations
@@ -38,12 +40,21 @@ from veiligheid_flow.audit.models import AuditEntry
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis.models import Crisis, TaskPause
 from veiligheid_flow.programme.models import CouncilItem, Programme
-from veiligheid_flow.rules.conditions import All, AnyOf, Compare, Condition, Not, compares
+from veiligheid_flow.rules.conditions import (
+    All,
+    AnyOf,
+    Compare,
+    Condition,
+    Not,
+    compares,
+    facts_of,
+    partial,
+)
 from veiligheid_flow.rules.engine import shifted_due
 from veiligheid_flow.rules.facts import NEVER_PAUSED, REGISTRY
-from veiligheid_flow.rules.service import OPEN, RULES_ACTOR, crisis_facts
+from veiligheid_flow.rules.service import OPEN, RULES_ACTOR, build_world, crisis_facts
 from veiligheid_flow.rules.tables import Rule, RuleBook
-from veiligheid_flow.rules.window import _first, thresholds
+from veiligheid_flow.rules.window import DUE_FACTS, _first, thresholds
 from veiligheid_flow.tasks.models import Task
 from veiligheid_flow.workdays import WorkCalendar
 
@@ -228,10 +239,41 @@ def _audit_entry(
     )
 
 
+def _available(session: Session, now: datetime) -> list[ColumnElement[bool]]:
+    """Owner and backup available today (World.available_sql), as filters over Task rows."""
+    world = build_world(session, now, WorkCalendar())
+    return [world.available_sql(Task.owner_id), world.available_sql(Task.backup_id)]
+
+
+def _resuming_switches_nothing_on(book: RuleBook) -> bool:
+    """Whether no pause rule, and no rule that reads `decision.paused`, applies to a resumed
+    plain task: not statutory, touched by no crisis, owner and backup available (`_available`),
+    its due date beyond every due threshold (`resume` leaves the others to the engine).
+    Resuming can switch such a rule on (pausing only off), and then the engine must decide."""
+    beyond = max(thresholds(book).due) + 1
+    known: dict[str, Any] = {"decision.paused": False, NEVER_PAUSED.fact: False}
+    known |= {"crisis.in_scope": False, "crisis.max_grip": 0}
+    known["council_item.deadline_in_crisis"] = False
+    for role in ("owner", "backup"):
+        known |= {f"{role}.absent": False, f"{role}.on_crisis_duty": False}
+        known[f"{role}.available"] = True
+    # working days to the due date: beyond every threshold; past it (max(0, -x)): 0
+    known |= {name: beyond if sign > 0 else 0 for name, sign in DUE_FACTS.items()}
+    assert set(known) <= set(REGISTRY)
+    return all(
+        partial(rule.when, known) is False
+        for table, rules in book.tables.items()
+        for rule in rules
+        if table == "pause" or "decision.paused" in facts_of(rule.when)
+    )
+
+
 def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bulk:
     """Resume the plain tasks of an ended crisis whose moved due date lies beyond every rule's
     threshold (and inside their programme): the period closed, the due date moved, audited."""
     assert crisis.ended_at is not None
+    if not _resuming_switches_nothing_on(book):
+        return Bulk(false(), [])
     ended = local_date(crisis.ended_at)
     today = local_date(now)
     # Tasks paused by this crisis only, once, and not moved before (NOT EXISTS: PostgreSQL
@@ -241,7 +283,12 @@ def resume(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> B
         other.task_id == Task.id,
         (other.crisis_id != crisis.id) | other.until.is_not(None),
     )
-    plain = and_(~others, Task.due_date == Task.planned_due, _plain(crisis, paused=True))
+    plain = and_(
+        ~others,
+        Task.due_date == Task.planned_due,
+        _plain(crisis, paused=True),
+        *_available(session, now),
+    )
     open_here = and_(TaskPause.crisis_id == crisis.id, TaskPause.until.is_(None))
     candidates = and_(Task.id.in_(select(TaskPause.task_id).where(open_here)), plain)
     rows = session.execute(
