@@ -467,7 +467,9 @@ class Worker:
         with self.app.engine.begin() as conn:
             unpause(conn)
         _vacuum(self.app, "task")
-        by = f"bm@{all_codes[0]}.example.nl"
+        from region_gen import REGION_CRISIS
+
+        by = REGION_CRISIS  # crisis delegate in every municipality (region_gen)
         extra = {} if codes is None else {"municipalities": codes}
         ours = measure(
             lambda: commands.declare_crisis(

@@ -238,6 +238,16 @@ def schedule(kind: str, n: int) -> dict[str, Any]:
     return {"every": "month", "day": 1 + (n * 3) % 28}
 
 
+REGION_CRISIS = "crisis@veiligheidsregio.example.nl"
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Writes shared values out in full: programme files with YAML anchors are refused."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def programme(m: Municipality) -> dict[str, Any]:
     """The programme file of one municipality, as a dict ready for yaml.safe_dump."""
     rnd = random.Random(m.index)
@@ -251,6 +261,17 @@ def programme(m: Municipality) -> dict[str, Any]:
         }
         for n, (key, role, hours) in enumerate(PEOPLE)
     ]
+    # The region's crisis coordinator serves every municipality (one address): the crisis
+    # delegate who may declare a regional crisis in all of them at once (roles below).
+    people.append(
+        {
+            "id": "VR",
+            "name": "Regionaal crisiscoördinator",
+            "email": REGION_CRISIS,
+            "role": "Crisiscoördinator veiligheidsregio",
+            "hours_per_week": 8,
+        }
+    )
     holders = [
         {
             "id": key,
@@ -340,6 +361,7 @@ def programme(m: Municipality) -> dict[str, Any]:
         ],
         "council_items": items,
         "themes": themes,
+        "roles": {"coordinators": ["OOV1"], "crisis_delegates": ["VR"]},
     }
 
 
@@ -353,7 +375,8 @@ def municipalities(count: int) -> list[Municipality]:
 def write(m: Municipality, folder: Path) -> Path:
     path = folder / f"{m.programme_code}.yaml"
     path.write_text(
-        yaml.safe_dump(programme(m), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        yaml.dump(programme(m), Dumper=_NoAliases, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
     )
     return path
 
