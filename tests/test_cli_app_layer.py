@@ -230,7 +230,7 @@ def test_the_operator_without_by_may_confirm_and_is_audited_by_login(region, mon
         session.get(OutboxMessage, rows[0].id).status = OutboxStatus.UNCERTAIN
     monkeypatch.setattr("getpass.getuser", lambda: "beheerder")
 
-    header = OutboxMessage(key=rows[0].key).message_id
+    header = rows[0].message_id  # as `outbox show` gives it
     done = _item(
         run("outbox", "confirm", rows[0].id, "--message-id", header, "--json", "--now", NOW),
         "email.confirm",

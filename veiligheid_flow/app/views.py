@@ -15,7 +15,7 @@ from veiligheid_flow.ops import exitcodes
 from veiligheid_flow.ops.status import Status
 from veiligheid_flow.rules.facts import FACTS, FLAGS
 from veiligheid_flow.tasks.models import TaskStatus
-from veiligheid_flow.tasks.service import STATUS_LABELS, parse_status
+from veiligheid_flow.tasks.service import STATUS_LABELS, parse_labelled, parse_status
 from veiligheid_flow.tasks.views import TIER_LABELS
 
 # The vocabulary the entry points show and parse: re-exported here so that an entry point
@@ -48,12 +48,11 @@ OUTBOX_LABELS = {
 
 def parse_outbox_status(text: str) -> OutboxStatus:
     """An outbox status by its Dutch label ('mislukt', 'wacht') or its value ('failed')."""
-    needle = " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
-    for status, label in OUTBOX_LABELS.items():
-        if needle in (label, status.value):
-            return status
-    known = ", ".join(f"{label} ({status.value})" for status, label in OUTBOX_LABELS.items())
-    raise ValueError(f"'{text}' is geen van de outboxstatussen: {known}")
+    found = parse_labelled(text, OUTBOX_LABELS)
+    if found is None:
+        known = ", ".join(f"{label} ({status.value})" for status, label in OUTBOX_LABELS.items())
+        raise ValueError(f"'{text}' is geen van de outboxstatussen: {known}")
+    return found
 
 
 @dataclass(frozen=True)

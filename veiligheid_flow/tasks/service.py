@@ -5,9 +5,12 @@ Services change rows and write audit entries; they do not commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from difflib import get_close_matches
+from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session, selectinload
@@ -17,6 +20,8 @@ from veiligheid_flow.authority import Actor, Role, refuse_outside, require_role,
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.programme.models import Person, Programme, Theme, theme_share
 from veiligheid_flow.tasks.models import Task, TaskStatus
+
+E = TypeVar("E", bound=Enum)
 
 TRANSITIONS: dict[TaskStatus, set[TaskStatus]] = {
     TaskStatus.OPEN: {TaskStatus.IN_PROGRESS, TaskStatus.DONE, TaskStatus.CANCELLED},
@@ -33,14 +38,22 @@ STATUS_LABELS = {
 }
 
 
+def parse_labelled(text: str, labels: Mapping[E, str]) -> E | None:
+    """The enum member whose Dutch label or value `text` names (case, '_' and '-' ignored)."""
+    needle = " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+    for member, label in labels.items():
+        if needle in (label, str(member.value).replace("_", " ")):
+            return member
+    return None
+
+
 def parse_status(text: str) -> TaskStatus:
     """A status by its Dutch label ('in behandeling', 'gereed') or its value ('done')."""
-    needle = " ".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
-    for status, label in STATUS_LABELS.items():
-        if needle in (label, status.value.replace("_", " ")):
-            return status
-    known = ", ".join(STATUS_LABELS.values())
-    raise ValueError(f"'{text}' is geen status (kies uit: {known})")
+    found = parse_labelled(text, STATUS_LABELS)
+    if found is None:
+        known = ", ".join(STATUS_LABELS.values())
+        raise ValueError(f"'{text}' is geen status (kies uit: {known})")
+    return found
 
 
 @dataclass(frozen=True)

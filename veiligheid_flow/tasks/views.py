@@ -1,12 +1,10 @@
-"""How tasks are shown: as plain dicts (JSON) and as a rich table, with the rank and its reason."""
+"""How tasks are shown: as plain dicts (JSON, messages), with the rank and its reason (the
+CLI's table is entrypoints/cli/tables.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
-from veiligheid_flow.rules.facts import FLAGS
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.tasks.service import STATUS_LABELS
 
@@ -47,34 +45,3 @@ def task_dict(task: Task, rank: int | None = None) -> dict[str, Any]:
         "reason": rank_reason(task),
         "note": task.note,
     }
-
-
-def task_table(tasks: list[Task], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
-    for name in (
-        "#",
-        "id",
-        "deadline",
-        "taak",
-        "thema",
-        "klasse",
-        "status",
-        "verantwoordelijk",
-        "achtervang",
-        "signalen",
-    ):
-        table.add_column(name, overflow="fold")
-    for rank, task in enumerate(tasks, 1):
-        table.add_row(
-            str(rank),
-            str(task.id),
-            task.due_date.isoformat(),
-            task.title,
-            task.theme.code,
-            TIER_LABELS.get(task.tier, str(task.tier)),
-            state_label(task),
-            task.responsible.email,
-            task.backup.email if task.responsible_id == task.owner_id else task.owner.email,
-            ", ".join(FLAGS.get(f, f) for f in task.flags),
-        )
-    return table
