@@ -62,8 +62,11 @@ def test_a_name_never_adds_or_changes_an_address(name: str) -> None:
     assert [a.addr_spec for a in to] == ["a@example.nl"]
     assert [a.addr_spec for a in cc] == ["b@example.nl"]
     shown = " ".join(name.split()) if name.isprintable() else None
-    if shown:
+    if shown and len(shown.encode()) <= 45:
         assert to[0].display_name == shown
+    elif shown and to[0].display_name != shown:  # long and encoded: one word, shortened
+        assert to[0].display_name.endswith("…")
+        assert shown.startswith(to[0].display_name[:-1])
 
 
 def test_the_message_id_lies_under_the_installations_mail_domain(app) -> None:

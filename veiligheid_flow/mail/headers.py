@@ -107,6 +107,7 @@ def wire_address(address: str) -> WireAddress:
     return WireAddress(f"{local}@{domain}", not local.isascii())
 
 
+NAME_BYTES = 45  # what one encoded word of at most 75 characters carries
 _PHRASE = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~.-]+")  # atext and spaces: safe quoted
 
 
@@ -119,4 +120,10 @@ def named_address(name: str | None, address: str, linesep: str) -> str:
         return address
     if _plain(name) and _PHRASE.fullmatch(name):
         return f'"{name}" <{address}>'
+    # One encoded word (parsers disagree on the space between two in a name): a name longer
+    # than one word holds (45 bytes of UTF-8) is shortened, with an ellipsis.
+    if len(name.encode()) > NAME_BYTES:
+        while len((name + "…").encode()) > NAME_BYTES:
+            name = name[:-1]
+        name += "…"
     return f"{_encoded_words(name, linesep)} <{address}>"
