@@ -181,6 +181,15 @@ _ALL: list[Fact] = [
         windows=("crisis",),
     ),
     Fact(
+        "task.late_before_crisis",
+        "bool",
+        "de taak was al te laat vóór de crisis die haar raakt (dat blijft zichtbaar)",
+        # due before the crisis began (so late already then): changes only when a crisis
+        # begins or ends, or the due date moves, never by the passing of days
+        lambda s: any(s.due < c.start for c in s.touching),
+        windows=("crisis",),
+    ),
+    Fact(
         "crisis.max_grip",
         "int",
         "hoogste GRIP-niveau van de crises die de taak raken (0: geen)",
