@@ -525,7 +525,8 @@ def crisis_notices(
             else:
                 whats[owner.email].append("weer bij jou")
                 whats[backup.email] = [*common, f"terug bij {owner.name}"]
-        moved = "due_date" in change.after  # the row's deadline is the new one
+        # A new deadline is news only when the task resumes: another crisis may still pause it.
+        moved = "due_date" in change.after and not task.paused
         for email, what in whats.items():
             if not what and not moved:
                 continue
@@ -599,7 +600,7 @@ NOTICE_LINES = 30  # a crisis notice lists the nearest deadlines; `veiligheid ta
 
 
 def _rows_by_id(session: Session, ids: list[int]) -> dict[int, Any]:
-    """Title, due date, owner, backup and programme of many tasks, read in chunks."""
+    """Title, due date, owner, backup, programme and paused of many tasks, read in chunks."""
     found = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
@@ -611,6 +612,7 @@ def _rows_by_id(session: Session, ids: list[int]) -> dict[int, Any]:
                 Task.owner_id,
                 Task.backup_id,
                 Task.programme_id,
+                Task.paused,
             ).where(Task.id.in_(chunk))
         ):
             found[row.id] = row
