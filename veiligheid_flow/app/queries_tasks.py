@@ -90,7 +90,15 @@ def week(
             task_service.TaskFilter(due_before=monday + timedelta(days=7)),
             codes,
         )
-        return WeekView(monday, tuple(task_view(t, rank) for rank, t in enumerate(found, 1)))
+        programmes = select(Programme).where(Programme.end < today)
+        if codes is not None:
+            programmes = programmes.where(Programme.municipality_code.in_(codes))
+        ended = tuple(
+            (p.code, p.municipality, p.start, p.end)
+            for p in session.scalars(programmes.order_by(Programme.end, Programme.code))
+        )
+        views = tuple(task_view(t, rank) for rank, t in enumerate(found, 1))
+        return WeekView(monday, views, ended)
 
 
 def _municipalities_of(session: Session, task_id: int) -> set[str]:

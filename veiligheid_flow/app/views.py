@@ -249,6 +249,8 @@ class TaskView:
 class WeekView:
     monday: date
     tasks: tuple[TaskView, ...]
+    # Programmes (shown ones) that ended before today: (code, municipality, start, end).
+    ended: tuple[tuple[str, str, date, date], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from veiligheid_flow.app import commands, queries
-from veiligheid_flow.app.views import STATUS_LABELS, SYSTEM, TaskStatus, TaskView, plain
+from veiligheid_flow.app.views import STATUS_LABELS, SYSTEM, TaskStatus, WeekView, plain
 from veiligheid_flow.entrypoints.cli import mail as cli_mail
 from veiligheid_flow.entrypoints.cli import ops as cli_ops
 from veiligheid_flow.entrypoints.cli import read as cli_read
@@ -172,13 +172,24 @@ def week(
         found = queries.week(
             ctx, now=moment, municipality=municipality, actor=reader(ctx, by, municipality)
         )
-    _print_week(found.monday, list(found.tasks), as_json)
+    _print_week(found, as_json)
 
 
-def _print_week(monday: date, tasks: list[TaskView], as_json: bool) -> None:
+def _print_week(found: WeekView, as_json: bool) -> None:
+    monday, tasks = found.monday, list(found.tasks)
     if as_json:
         print_json(plain(tasks))
-    elif tasks:
+        return
+    for code, municipality, first, last in found.ended:
+        inside = first + (last - first) / 2
+        inside -= timedelta(days=inside.weekday())
+        console.print(
+            f"Let op: programma {code} ({municipality}) is geëindigd op {last:%d-%m-%Y}; wat "
+            f"hieronder te laat staat, is uit die periode. Kijk met --now naar een moment erin, "
+            f"bv. --now {inside:%Y-%m-%d}.",
+            markup=False,
+        )
+    if tasks:
         console.print(task_table(tasks, f"Week van {monday:%d-%m-%Y}: {len(tasks)} taken"))
     else:
         console.print(
@@ -287,7 +298,7 @@ def start(now: NowOption = None) -> None:
             f"Programma {result.programme_code} is {'bijgewerkt' if result.changed else 'actueel'}."
         )
         found = queries.week(ctx, now=moment, municipality=result.municipality)
-    _print_week(found.monday, list(found.tasks), as_json=False)
+    _print_week(found, as_json=False)
 
 
 cli_rules.register(app)
