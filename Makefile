@@ -24,7 +24,7 @@ test: install
 	$(BIN)/pytest -q
 
 # Mutation testing of the pure core ([tool.mutmut] in pyproject.toml; score: README), two
-# workers: ~10 min. Always from scratch: mutmut 3 keeps earlier verdicts and would only warn
+# workers: ~15 min. Always from scratch: mutmut 3 keeps earlier verdicts and would only warn
 # that a rule file changed. `mutmut results` lists the survivors, `mutmut show NAME` one diff.
 mutation: install
 	rm -rf mutants

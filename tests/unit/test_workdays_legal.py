@@ -142,3 +142,17 @@ def test_extension_and_shift_together_and_a_case_without_extension() -> None:
     crisis = legal_deadline(CASES["wvggz_crisismaatregel"], date(2023, 4, 26), extended=True)
     assert crisis.due == crisis.raw_end == date(2023, 4, 29)  # no termijnenwet: stays
     assert "verlengd" not in crisis.explanation
+
+
+def test_outside_the_atw_the_explanation_keeps_the_term_and_names_the_closed_day() -> None:
+    # Kills `text = …` in place of `text += …` in the office branch (the term, the event day and
+    # the source lost from what the user reads), and a wrong reason for the closed day.
+    apv = CaseType(title="Proef", source="APV art. 2:78", term=Term(days=10), termijnenwet=False)
+    office = WorkCalendar([date(2023, 10, 13)])  # the office's own day off, a Friday
+    deadline = legal_deadline(apv, date(2023, 10, 3), office=office)  # + 10 days: that Friday
+    assert (deadline.due, deadline.legal) == (date(2023, 10, 12), date(2023, 10, 13))
+    assert deadline.explanation == (
+        "Proef: 10 dagen na 03-10-2023 (APV art. 2:78); wettelijke einddatum 13-10-2023 "
+        "(extra vrije dag, kantoor dicht, geen Algemene termijnenwet): te doen op de laatste "
+        "werkdag ervoor, 12-10-2023"
+    )
