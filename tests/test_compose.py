@@ -101,8 +101,10 @@ def test_crisis_notices_one_email_per_person_with_what_changed(app):
     assert paused and declare and end
     assert len({r.recipient for r in declare}) == len(declare)  # one email per person
     assert all("ligt stil door de crisis" in r.text_body for r in declare)
-    assert all("wordt hervat" in r.text_body and "nieuwe deadline" in r.text_body for r in end)
-    assert all(re.search(r"nieuwe deadlines? (ma|di|wo|do|vr) \d", r.text_body) for r in end)
+    assert all("wordt hervat" in r.text_body for r in end)
+    moved = [r for r in end if "nieuwe deadline" in r.text_body]  # only displaced work moves
+    dated = re.compile(r"nieuwe deadlines? (ma|di|wo|do|vr) \d")
+    assert moved and all(dated.search(r.text_body) for r in moved)
     covered = sum(covered_tasks(r.text_body) for r in declare)
     assert covered >= len(paused)  # every paused task is in (or counted by) its email
     assert all(r.text_body.count("GRIP 2") == 1 for r in declare)

@@ -239,11 +239,17 @@ def test_after_the_crisis_resumed_tasks_shift_by_ten_working_days(app: App) -> N
     after = tasks(app)
 
     assert not any(r["paused"] for r in after.values())
+    # Only the work the crisis displaced moves: due from 2 October up to 10 working days after
+    # its end (27 October); work late before it, or due later, keeps its date.
+    horizon = cal.add_working_days(date(2023, 10, 13), 10)
+    displaced = {i for i in paused if FIRST <= after[i]["planned_due"] <= horizon}
+    assert displaced and paused - displaced
     for i in paused:
         r = after[i]
-        assert r["due_date"] == cal.add_working_days(r["planned_due"], shift), r
-        assert "CRISIS-VERSCHUIF-DEADLINE" in r["rules"]
-    assert {c.task_id for c in impact.changes if "due_date" in c.after} == paused
+        moved = cal.add_working_days(r["planned_due"], shift)
+        assert r["due_date"] == (moved if i in displaced else r["planned_due"]), r
+        assert ("CRISIS-VERSCHUIF-DEADLINE" in r["rules"]) == (i in displaced)
+    assert {c.task_id for c in impact.changes if "due_date" in c.after} == displaced
     # Everything the crisis did not pause keeps its date, statutory work included.
     untouched = [r for i, r in after.items() if i not in paused]
     assert untouched and all(r["due_date"] == r["planned_due"] for r in untouched)
@@ -261,11 +267,18 @@ def test_after_the_crisis_resumed_tasks_shift_by_ten_working_days(app: App) -> N
     assert fatbikes["due_date"] == date(2023, 10, 27)
 
 
-def test_resumed_task_due_today_after_shift_is_not_overdue(app: App) -> None:
+def test_work_late_before_the_crisis_keeps_its_date_and_displaced_work_is_not_late(app: App):
     scenario = start(app)
     commands.end_crisis(app, scenario.crisis_id, by="BM", now=at(ENDED))
-    week = [r for r in tasks(app).values() if r["activity"] == "C02"]
-    (task,) = [r for r in week if r["planned_due"] == date(2023, 9, 29)]
-    assert task["due_date"] == date(2023, 10, 13)  # shifted by 10: due today
-    assert "overdue" not in task["flags"]
-    assert task["responsible"] == "OOV1"
+    after = tasks(app)
+    week = [r for r in after.values() if r["activity"] == "C02"]
+    (late,) = [r for r in week if r["planned_due"] == date(2023, 9, 29)]
+    assert late["due_date"] == date(2023, 9, 29)  # late before the crisis: not moved
+    assert "overdue" in late["flags"]
+    displaced = [
+        r for r in after.values()
+        if FIRST <= r["planned_due"] <= date(2023, 10, 13) and r["due_date"] != r["planned_due"]
+    ]
+    assert displaced
+    for r in displaced:  # moved past the crisis: not late the day it ends
+        assert r["due_date"] > date(2023, 10, 13) and "overdue" not in r["flags"]

@@ -31,7 +31,15 @@ PROGRAMME_END = date(2024, 12, 31)
 
 @pytest.fixture(scope="module")
 def book() -> RuleBook:
-    return load_rulebook(RULES)
+    return wide_shift(load_rulebook(RULES))
+
+
+def wide_shift(book: RuleBook) -> RuleBook:
+    """The rule book with every later due date counted as displaced by a crisis (a year): these
+    tests are about the shift's arithmetic; which work moves is tests/test_crisis_semantics.py."""
+    shift = book.settings.crisis_shift.model_copy(update={"displaced_within_working_days": 260})
+    book.settings = book.settings.model_copy(update={"crisis_shift": shift})
+    return book
 
 
 def snap(task_id: int = 1, **changes: object) -> TaskSnapshot:
@@ -321,12 +329,23 @@ def test_resumed_task_is_judged_against_its_shifted_deadline(book: RuleBook) -> 
     # Planned 29 Sept, paused 2..13 Oct: the deadline moves to 13 Oct, which is today.
     task = snap(
         planned_due=date(2023, 9, 29),
-        ended_pauses=((1, date(2023, 10, 2), date(2023, 10, 13)),),
+        ended_pauses=((1, date(2023, 9, 29), date(2023, 10, 12)),),
     )
     decision = decide(task, world(today=date(2023, 10, 13)), book)
     assert decision.due_date == date(2023, 10, 13)
     assert "overdue" not in decision.flags
     assert decision.responsible == "owner"
+
+
+def test_work_late_before_the_crisis_keeps_its_deadline_and_stays_late() -> None:
+    # Planned 29 Sept, paused 2..13 Oct: it was late when the crisis began; not moved.
+    task = snap(
+        planned_due=date(2023, 9, 29),
+        ended_pauses=((1, date(2023, 10, 2), date(2023, 10, 13)),),
+    )
+    decision = decide(task, world(today=date(2023, 10, 13)), load_rulebook(RULES))
+    assert decision.due_date == date(2023, 9, 29)
+    assert "overdue" in decision.flags
 
 
 # --- council agenda at risk ---------------------------------------------------------------

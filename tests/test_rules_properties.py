@@ -148,7 +148,11 @@ def test_declare_then_end_restores_every_task(
         assert after.paused_by == ()
         assert after.responsible == "owner"
         paused_days = CAL.working_days_between(crisis.start - timedelta(1), end_day)
-        expected = CAL.add_working_days(task.planned_due, paused_days if pauses else 0)
+        within = BOOK.settings.crisis_shift.displaced_within_working_days
+        displaced = task.planned_due <= CAL.add_working_days(end_day, within)  # (≥ start)
+        expected = CAL.add_working_days(
+            task.planned_due, paused_days if pauses and displaced else 0
+        )
         assert after.due_date == expected
 
 

@@ -237,9 +237,12 @@ def test_crisis_declare_update_end_are_audited_with_rule_ids(app: App) -> None:
     digital = {
         i for i, r in rows.items() if r["theme"] == "DIGITALE_VEILIGHEID" and not r["statutory"]
     }
-    assert digital <= shifted
-    for i in digital:  # paused 2..6 October: 5 working days
-        assert rows[i]["due_date"] == cal.add_working_days(rows[i]["planned_due"], 5)
+    first, last = date(2023, 10, 2), date(2023, 10, 6)
+    displaced = {i for i in digital if displaced_by(cal, rows[i]["planned_due"], first, last)}
+    assert displaced and displaced <= shifted and digital - displaced
+    for i in digital:  # paused 2..6 October: 5 working days, for the work it displaced
+        expected = cal.add_working_days(rows[i]["planned_due"], 5 if i in displaced else 0)
+        assert rows[i]["due_date"] == expected
     resume_rows = [
         e for e in audit_rows(app, "task.decision") if e.id > end.id and int(e.object_id) in shifted
     ]
@@ -297,11 +300,13 @@ def test_overlapping_crises_a_task_resumes_only_at_the_last_end(app: App) -> Non
     commands.end_crisis(app, second, by="BM", now=at("2023-10-13T17:00"))
     rows = task_rows(app)
     assert not any(r["paused"] for r in rows.values())
-    # Paused 2..13 October (union of both crises): 10 working days; only the second: 4..13, 8.
-    for i in both:
-        assert rows[i]["due_date"] == cal.add_working_days(rows[i]["planned_due"], 10)
-    for i in only_second:
-        assert rows[i]["due_date"] == cal.add_working_days(rows[i]["planned_due"], 8)
+    # Paused 2..13 October (union of both crises): 10 working days; only the second: 4..13, 8;
+    # for the work the pause displaced (due in it or up to 10 working days after).
+    for ids, first, days in ((both, date(2023, 10, 2), 10), (only_second, date(2023, 10, 4), 8)):
+        for i in ids:
+            planned = rows[i]["planned_due"]
+            moves = displaced_by(cal, planned, first, date(2023, 10, 13))
+            assert rows[i]["due_date"] == cal.add_working_days(planned, days if moves else 0)
 
 
 def test_absence_hands_work_to_backup_and_back(app: App) -> None:
@@ -362,6 +367,12 @@ def test_open_huisverbod_case_creates_a_statutory_task_with_the_legal_due_date(a
     (opened,) = audit_rows(app, "case.open")
     assert opened.after["due"] == "2023-06-19"
     assert opened.reason == explained["task"]["note"]
+
+
+def displaced_by(cal, planned: date, first: date, last: date) -> bool:  # noqa: ANN001
+    """The policy, written out: a pause moves work due from its first day up to 10 working days
+    after its last (rules/settings.yaml crisis_shift.displaced_within_working_days)."""
+    return first <= planned <= cal.add_working_days(last, 10)
 
 
 def test_open_woo_case_moves_past_kings_day(app: App) -> None:
@@ -493,10 +504,17 @@ def test_task_added_to_the_scope_later_shifts_by_its_own_pause_only(app: App) ->
         staff=None,
         grip=None,
     )
-    commands.end_crisis(app, crisis_id, by="BM", now=at("2023-10-06T17:00"))
+    commands.end_crisis(app, crisis_id, by="BM", now=at("2023-11-10T17:00"))
     rows = task_rows(app)
     late = {i for i, r in rows.items() if r["theme"] == "ONDERMIJNING" and not r["statutory"]}
     assert late
-    # Paused from 4 to 6 October: 3 working days, not the 5 of the whole crisis.
+    # Paused from 4 October to 10 November: the working days of that pause, not of the whole
+    # crisis (which began on 2 October), for the work that pause displaced.
     actual = {i: rows[i]["due_date"] for i in late}
-    assert actual == {i: cal.add_working_days(rows[i]["planned_due"], 3) for i in late}
+    first, last = date(2023, 10, 4), date(2023, 11, 10)
+    days = cal.working_days_between(first - timedelta(days=1), last)
+    moves = {i for i in late if displaced_by(cal, rows[i]["planned_due"], first, last)}
+    assert moves and late - moves
+    assert actual == {
+        i: cal.add_working_days(rows[i]["planned_due"], days if i in moves else 0) for i in late
+    }

@@ -141,7 +141,11 @@ def model(
             if paused:
                 continue
             due = t.planned_due
-            if ended and in_scope and not t.statutory:
+            # only the work the crisis displaced: due from its start to 10 working days after
+            displaced = crisis is not None and (
+                local_date(crisis.declared) <= due <= forward(cal, local_date(crisis.ended), 10)
+            )
+            if ended and in_scope and not t.statutory and displaced:
                 due = forward(cal, due, still)  # moved by the working days it lay still
             if not any(since < day <= today for day in leads(due)):
                 continue

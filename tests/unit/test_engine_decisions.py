@@ -25,6 +25,14 @@ from veiligheid_flow.rules.tables import CrisisShift, Rule, RuleBook, Settings, 
 from veiligheid_flow.workdays import WorkCalendar
 
 BOOK = load_rulebook(Path(__file__).resolve().parents[2] / "rules")
+# These tests are about the shift's arithmetic: every later due date counts as displaced.
+BOOK.settings = BOOK.settings.model_copy(
+    update={
+        "crisis_shift": BOOK.settings.crisis_shift.model_copy(
+            update={"displaced_within_working_days": 260}
+        )
+    }
+)
 CAL = WorkCalendar()
 TODAY = date(2023, 10, 2)  # a Monday
 END = date(2024, 12, 31)
@@ -148,7 +156,12 @@ def test_with_crisis_shift_disabled_the_due_date_stays_and_no_step_says_otherwis
 
 
 def test_the_shift_step_carries_the_settings_id_version_and_reason() -> None:
-    shift = CrisisShift(rule_id="SCHUIF-X", version=3, reason="Eigen reden voor de verschuiving.")
+    shift = CrisisShift(
+        rule_id="SCHUIF-X",
+        version=3,
+        reason="Eigen reden voor de verschuiving.",
+        displaced_within_working_days=260,
+    )
     book = replace(BOOK, settings=Settings(kind="settings", version=1, crisis_shift=shift))
     decision = decide(snap(ended_pauses=PAUSED), WORLD, book)
     assert [s for s in decision.steps if s.table == "due"] == [
@@ -180,10 +193,11 @@ def test_a_due_date_exactly_on_the_programme_end_is_not_past_it() -> None:
     on_end = snap(planned_due=END)
     assert "past_programme_end" not in decide(on_end, WORLD, BOOK).flags
     # shifted onto the end: still inside; one working day further: past it
-    shifted = snap(planned_due=date(2024, 12, 30), ended_pauses=((1, TODAY, TODAY),))
+    monday = date(2024, 12, 30)
+    shifted = snap(planned_due=monday, ended_pauses=((1, monday, monday),))
     assert decide(shifted, WORLD, BOOK).due_date == END
     assert "past_programme_end" not in decide(shifted, WORLD, BOOK).flags
-    two = snap(planned_due=date(2024, 12, 30), ended_pauses=((1, TODAY, TODAY + timedelta(1)),))
+    two = snap(planned_due=monday, ended_pauses=((1, monday - timedelta(3), monday),))
     assert decide(two, WORLD, BOOK).due_date == date(2025, 1, 2)
     assert "past_programme_end" in decide(two, WORLD, BOOK).flags
 

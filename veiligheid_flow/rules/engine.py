@@ -120,14 +120,28 @@ def shifted_due(
 ) -> tuple[date, int]:
     """The due-date shift after a pause, the one definition (the engine's and the set-based
     path's): `planned` moved by the working days in the (first, last) periods the task lay
-    still, both days included, overlaps once. With the count; (planned, 0) when switched off."""
+    still, both days included, overlaps once; but only by the periods that displaced its work,
+    those it was due in or at most `displaced_within_working_days` after (a task late before
+    the crisis, or due long after it, keeps its date). With the count; (planned, 0) when off."""
     if not shift.enabled:
         return planned, 0
-    days: set[date] = set()
-    for first, last in paused:
-        days.update(first + timedelta(n) for n in range((last - first).days + 1))
-    count = sum(1 for d in days if calendar.is_working_day(d))
-    return calendar.add_working_days(planned, count), count
+    due, count = planned, 0
+    for first, last in _spans(paused):  # overlapping pauses are one stretch of lying still
+        if first <= due <= calendar.add_working_days(last, shift.displaced_within_working_days):
+            count += calendar.working_days_between(first - timedelta(days=1), last)
+            due = calendar.add_working_days(planned, count)
+    return due, count
+
+
+def _spans(periods: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
+    """The periods merged where they overlap or touch, in order."""
+    spans: list[tuple[date, date]] = []
+    for first, last in sorted(periods):
+        if spans and first <= spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    return spans
 
 
 def _shifted_due(task: TaskSnapshot, world: World, book: RuleBook) -> tuple[date, Step | None]:

@@ -104,6 +104,9 @@ class CrisisShift(_Strict):
     reason: Reason = (
         "Na de crisis schuift de deadline op met het aantal werkdagen dat de taak stil lag."
     )
+    # Only work the crisis displaced moves: due from its first day up to this many working
+    # days after its last (not long-overdue work, not work a year ahead).
+    displaced_within_working_days: int = Field(default=10, ge=0, le=MAX_CRISIS_DAYS)
 
 
 class Settings(_Strict):

@@ -1,0 +1,63 @@
+"""Issue 11, point 2: crisis semantics as policy. The due date moves only for work the crisis
+displaced (due during the crisis or within `crisis_shift.displaced_within_working_days` working
+days after it), not for long-overdue work nor work a year ahead; a task that was late before
+the crisis stays late (flagged) while it is paused."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from tests.conftest import ROOT
+from veiligheid_flow.rules.engine import shifted_due
+from veiligheid_flow.rules.tables import CrisisShift, load_rulebook
+from veiligheid_flow.workdays import WorkCalendar
+
+CAL = WorkCalendar()
+SHIFT = load_rulebook(ROOT / "rules").settings.crisis_shift
+CRISIS = (date(2023, 10, 2), date(2023, 10, 13))  # two working weeks: 10 working days
+
+
+def test_the_setting_is_in_the_rules() -> None:
+    assert SHIFT.displaced_within_working_days == 10
+
+
+def test_work_due_during_the_crisis_moves_by_the_days_it_lay_still() -> None:
+    assert shifted_due(SHIFT, CAL, date(2023, 10, 10), [CRISIS]) == (date(2023, 10, 24), 10)
+
+
+def test_work_due_shortly_after_the_crisis_moves_too() -> None:
+    assert shifted_due(SHIFT, CAL, date(2023, 10, 20), [CRISIS])[1] == 10  # 5 days after
+
+
+def test_long_overdue_work_and_work_a_year_ahead_keep_their_deadline() -> None:
+    assert shifted_due(SHIFT, CAL, date(2023, 3, 1), [CRISIS]) == (date(2023, 3, 1), 0)
+    assert shifted_due(SHIFT, CAL, date(2024, 10, 1), [CRISIS]) == (date(2024, 10, 1), 0)
+    assert shifted_due(SHIFT, CAL, date(2023, 10, 30), [CRISIS]) == (date(2023, 10, 30), 0)
+
+
+def test_the_window_is_policy() -> None:
+    wide = CrisisShift(displaced_within_working_days=260)
+    assert shifted_due(wide, CAL, date(2024, 6, 3), [CRISIS])[1] == 10
+    off = CrisisShift(enabled=False)
+    assert shifted_due(off, CAL, date(2023, 10, 10), [CRISIS]) == (date(2023, 10, 10), 0)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(
+    due=st.dates(date(2023, 1, 1), date(2024, 12, 31)),
+    start=st.dates(date(2023, 3, 1), date(2024, 6, 30)),
+    length=st.integers(0, 40),
+)
+def test_no_resumed_task_gets_a_deadline_in_the_past(due: date, start: date, length: int):
+    from datetime import timedelta
+
+    end = start + timedelta(days=length)
+    moved, count = shifted_due(SHIFT, CAL, due, [(start, end)])
+    assert moved >= due
+    if count:  # only displaced work moves, and then it ends after the crisis
+        assert start <= due <= CAL.add_working_days(end, SHIFT.displaced_within_working_days)
+        assert moved >= CAL.on_or_before(end)  # not before its last working day: never past
