@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from click.testing import Result
@@ -10,7 +11,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, at
 from veiligheid_flow.entrypoints.cli.main import app as cli
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 
@@ -147,3 +148,29 @@ def test_dispatch_sends_the_outbox_without_running_the_jobs(app, settings):
     with app.sessions() as session:
         statuses = {r.status for r in session.scalars(select(OutboxMessage))}
     assert statuses == {OutboxStatus.SENT}
+
+
+def test_the_personal_feed_names_itself_refreshes_and_drops_done_work(app, settings):
+    from veiligheid_flow.app import commands, queries
+    from veiligheid_flow.authority import SYSTEM
+    from veiligheid_flow.tasks.models import Task, TaskStatus
+
+    commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-09-29T09:00"))
+    with app.sessions() as session:
+        task = session.scalars(
+            select(Task).where(Task.due_date >= date(2023, 10, 2)).order_by(Task.due_date)
+        ).first()
+        task_id, owner = task.id, task.owner.email
+    commands.change_status(
+        app, task_id, TaskStatus.DONE, by=owner, now=at("2023-10-02T09:00"), note=None
+    )
+    feed = queries.deadlines_calendar(app, now=at("2023-10-02T10:00"), person=owner)
+    calendar = Calendar.from_ical(feed.encode())
+    assert str(calendar["x-wr-calname"]).startswith("Deadlines ")
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT60M" in feed
+    events = {str(e["uid"]): e for e in calendar.walk("VEVENT")}
+    done = events[f"task-{task_id}@veiligheid-flow"]
+    assert str(done["status"]) == "CANCELLED"
+    assert all(str(e["transp"]) == "TRANSPARENT" for e in events.values())
+    assert any(str(e["status"]) == "CONFIRMED" for e in events.values())
+    assert "thema " in str(done["description"])

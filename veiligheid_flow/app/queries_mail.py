@@ -3,21 +3,24 @@ calendar. Nothing is sent or stored; `actor` limits what is shown as in every qu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from veiligheid_flow.app.queries_tasks import listed
-from veiligheid_flow.app.reading import read_only, refuse_unseen, view_at, visible
+from veiligheid_flow.app.reading import Names, read_only, refuse_unseen, view_at, visible
 from veiligheid_flow.app.views import DraftView, OutboxItemView
 from veiligheid_flow.authority import Actor, resolve_holder, resolve_person
 from veiligheid_flow.bootstrap import App
+from veiligheid_flow.clock import local_date
 from veiligheid_flow.errors import NotFound
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
-from veiligheid_flow.mail.render import deadlines_ics
+from veiligheid_flow.mail.render import Deadline, deadlines_ics
 from veiligheid_flow.programme.models import Programme
 from veiligheid_flow.tasks import service as task_service
+from veiligheid_flow.tasks.models import TaskStatus
 
 
 def _codes(text: str) -> tuple[str, ...]:
@@ -101,16 +104,46 @@ def deadlines_calendar(
     municipality: str | None = None,
     actor: Actor | None = None,
 ) -> str:
-    """The deadlines a person is responsible for, as an .ics calendar (RFC 5545 text)."""
+    """The deadlines a person is responsible for, as an .ics feed (RFC 5545 text) with a
+    calendar name and a refresh interval; work done or cancelled in the last 90 days is in it
+    as cancelled, so a subscribed calendar drops it."""
     with view_at(app, now=now) as session:
         email = resolve_person(session, person, municipality)
         codes = visible(session, actor, municipality)
         found = listed(session, task_service.TaskFilter(owner=email), codes)
+        closed = listed(
+            session,
+            task_service.TaskFilter(
+                owner=email,
+                status=(TaskStatus.DONE, TaskStatus.CANCELLED),
+                due_after=local_date(now) - timedelta(days=FEED_CLOSED_DAYS),
+            ),
+            codes,
+        )
+        name = Names(session).ref(email).name
         return deadlines_ics(
             [
-                (f"task-{t.id}", f"Deadline: {t.title}", t.due_date, t.theme.name)
-                for t in found
-                if t.responsible.email == email
+                Deadline(
+                    f"task-{t.id}",
+                    f"Deadline: {t.title}",
+                    t.due_date,
+                    _what(t),
+                    cancelled=t.status in (TaskStatus.DONE, TaskStatus.CANCELLED),
+                )
+                for t in (*found, *closed)
+                if t.responsible.email == email or t.owner.email == email
             ],
             now,
+            name=f"Deadlines {name} (veiligheid)",
+            refresh=FEED_REFRESH,
         )
+
+
+FEED_CLOSED_DAYS = 90  # done work stays in the feed this long, as cancelled
+FEED_REFRESH = timedelta(hours=1)
+
+
+def _what(task: Any) -> str:
+    """What a deadline in a calendar is: the task, its theme, and its legal basis if any."""
+    text = f"{task.title} — thema {task.theme.name}, taak {task.id}"
+    return text + (f"; wettelijke taak ({task.legal_basis})" if task.statutory else "")
