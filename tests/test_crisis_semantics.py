@@ -5,7 +5,7 @@ the crisis stays late (flagged) while it is paused."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -61,3 +61,33 @@ def test_no_resumed_task_gets_a_deadline_in_the_past(due: date, start: date, len
     if count:  # only displaced work moves, and then it ends after the crisis
         assert start <= due <= CAL.add_working_days(end, SHIFT.displaced_within_working_days)
         assert moved >= CAL.on_or_before(end)  # not before its last working day: never past
+
+
+def test_the_window_boundaries_are_inclusive() -> None:
+    first, last = CRISIS
+    edge = CAL.add_working_days(last, 10)
+    assert shifted_due(SHIFT, CAL, first, [CRISIS])[1] == 10  # due on the first day
+    assert shifted_due(SHIFT, CAL, edge, [CRISIS])[1] == 10  # the window's last day
+    assert shifted_due(SHIFT, CAL, edge + timedelta(days=1), [CRISIS])[1] == 0
+    assert shifted_due(SHIFT, CAL, first - timedelta(days=1), [CRISIS])[1] == 0
+    zero = CrisisShift(displaced_within_working_days=0)
+    assert shifted_due(zero, CAL, last, [CRISIS])[1] == 10
+    assert shifted_due(zero, CAL, date(2023, 10, 16), [CRISIS])[1] == 0
+
+
+def test_overlapping_and_touching_pauses_are_one_stretch() -> None:
+    due = date(2023, 10, 20)
+    overlapping = [(date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 4), date(2023, 10, 13))]
+    assert shifted_due(SHIFT, CAL, due, overlapping)[1] == 10  # 2..13 Oct, not 5 + 8
+    touching = [(date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 7), date(2023, 10, 13))]
+    assert shifted_due(SHIFT, CAL, due, touching)[1] == 10
+    inner = [(date(2023, 10, 2), date(2023, 10, 13)), (date(2023, 10, 4), date(2023, 10, 5))]
+    assert shifted_due(SHIFT, CAL, due, inner)[1] == 10  # the longer end is kept
+
+
+def test_separate_pauses_each_move_the_work_they_displace() -> None:
+    one, two = (date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 16), date(2023, 10, 20))
+    # due 12 Oct: displaced by the first (5 days) to 19 Oct, which the second then displaces too
+    assert shifted_due(SHIFT, CAL, date(2023, 10, 12), [two, one]) == (date(2023, 10, 26), 10)
+    # due 1 Dec: beyond both windows (the second's ends 3 Nov)
+    assert shifted_due(SHIFT, CAL, date(2023, 12, 1), [one, two]) == (date(2023, 12, 1), 0)
