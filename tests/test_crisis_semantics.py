@@ -91,3 +91,13 @@ def test_separate_pauses_each_move_the_work_they_displace() -> None:
     assert shifted_due(SHIFT, CAL, date(2023, 10, 12), [two, one]) == (date(2023, 10, 26), 10)
     # due 1 Dec: beyond both windows (the second's ends 3 Nov)
     assert shifted_due(SHIFT, CAL, date(2023, 12, 1), [one, two]) == (date(2023, 12, 1), 0)
+
+
+def test_which_pauses_merge_decides_what_is_displaced() -> None:
+    late = date(2023, 10, 25)  # beyond 6 Oct + 10 working days, within 13 Oct + 10
+    touching = [(date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 7), date(2023, 10, 13))]
+    assert shifted_due(SHIFT, CAL, late, touching)[1] == 10  # one stretch 2..13 Oct
+    apart = [(date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 8), date(2023, 10, 13))]
+    assert shifted_due(SHIFT, CAL, late, apart)[1] == 5  # a day between: only the second
+    sharing = [(date(2023, 10, 2), date(2023, 10, 6)), (date(2023, 10, 6), date(2023, 10, 13))]
+    assert shifted_due(SHIFT, CAL, date(2023, 10, 10), sharing)[1] == 10  # 6 Oct counted once
