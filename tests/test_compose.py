@@ -156,3 +156,24 @@ def test_renaming_the_escalation_rule_does_not_change_the_mail(settings, tmp_pat
     assert any(kind == "escalation" for kind, _ in kinds[0])
     assert ("digest-escalated", True) in kinds[0]
     assert kinds[0] == kinds[1]
+
+
+def test_a_crisis_notice_names_the_statutory_work_that_goes_on(app):
+    from veiligheid_flow.mail.models import OutboxMessage
+
+    commands.load(app, EXAMPLE, now=at("2023-03-01T09:00"), by=SYSTEM)
+    commands.declare_crisis(
+        app, "Brand", grip=2, by="BM", now=at("2023-10-02T10:00"),
+        themes=["ZORG_EN_VEILIGHEID"], staff=[], expected_days=None,
+    )
+    with app.sessions() as session:
+        notices = {
+            r.recipient: r.text_body
+            for r in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "crisis"))
+        }
+    # Emre Yilmaz is responsible for the statutory alcohol plan in the crisis's theme.
+    assert "Je wettelijke taken gaan door: Preventie- en handhavingsplan alcohol" in (
+        notices["e.yilmaz@example.nl"]
+    )
+    others = [text for who, text in notices.items() if who != "e.yilmaz@example.nl"]
+    assert others and all("Je wettelijke taken" not in text for text in others)

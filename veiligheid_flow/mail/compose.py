@@ -31,7 +31,7 @@ from veiligheid_flow.programme.models import (
     theme_holder,
 )
 from veiligheid_flow.programme.service import municipal_calendar
-from veiligheid_flow.rules.service import Change
+from veiligheid_flow.rules.service import Change, crisis_facts
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
@@ -549,6 +549,7 @@ def crisis_notices(
         "expected_end": crisis.expected_end,
         "ended_by": ctx.name(crisis.ended_by) if crisis.ended_by else None,
     }
+    going_on = {} if ended else _statutory_going_on(session, crisis, set(per_person))
     drafts = []
     for email, rows in sorted(per_person.items()):
         groups = _grouped(rows)
@@ -566,11 +567,30 @@ def crisis_notices(
                 total=len(rows),
                 changes=groups[:NOTICE_LINES],
                 more=sum(g["count"] for g in groups[NOTICE_LINES:]),
+                going_on=going_on.get(email, []),
                 recipient=email,
                 programmes=concerns[email],
             )
         )
     return drafts
+
+
+def _statutory_going_on(session: Session, crisis: Crisis, emails: set[str]) -> dict[str, list]:
+    """Per person: the titles of their open statutory work in the crisis's scope, which goes
+    on (statutory work never pauses), nearest deadline first."""
+    touched = or_(*crisis_facts(crisis).touching())
+    found: dict[str, list[str]] = defaultdict(list)
+    for task in _open_tasks(session, statutory=True):
+        if task.responsible.email in emails:
+            found[task.responsible.email].append(task.id)
+    ids = {i for ids in found.values() for i in ids}
+    inside = set(session.scalars(select(Task.id).where(Task.id.in_(sorted(ids)), touched)))
+    titles = {t.id: t.title for t in session.scalars(select(Task).where(Task.id.in_(inside)))}
+    return {
+        email: list(dict.fromkeys(titles[i] for i in ids_ if i in inside))
+        for email, ids_ in found.items()
+        if any(i in inside for i in ids_)
+    }
 
 
 def _grouped(rows: list[dict]) -> list[dict]:
