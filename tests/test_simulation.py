@@ -387,6 +387,37 @@ def test_two_years_on_mondays_and_thursdays_catch_up_once(sqlite_app):
     assert any(len(s.tasks) > 1 for s in sent if s.day.weekday() == 0)
 
 
+def test_two_years_with_a_missed_day_a_missed_week_and_a_month_long_stop(sqlite_app):
+    """Issue 11: daily runs, except one missed day, one missed week and a stop of a month (with
+    the crisis and the absence). Every catch-up matches the independent model, which never
+    calls a passed deadline coming; no reminder lists a deadline before the day it is sent."""
+    app = sqlite_app
+    tasks, cal, names = load(app)
+    missed_day = date(2023, 5, 17)
+    missed_week = {(2023, 47)}
+    month = (date(2024, 4, 2), date(2024, 5, 1))
+
+    def run_on(day: date) -> bool:
+        year, week, _ = day.isocalendar()
+        stopped = month[0] <= day <= month[1]
+        return day != missed_day and (year, week) not in missed_week and not stopped
+
+    results, seconds = simulate(app, run_on, events=True)
+
+    sent = reminders_sent(app)
+    check_keys(sent, cal)
+    absences, crisis = event_specs(names)
+    expected = model(tasks, cal, sorted(results), absences=absences, crisis=crisis)
+    compare(sent, expected, names, seconds)
+    due = {t.id: t.planned_due for t in tasks}
+    with app.sessions() as session:
+        current = {t.id: t.due_date for t in session.scalars(select(Task))}
+    for s in sent:  # the due date then was the planned one or the crisis-moved one: not past
+        assert all(max(due[i], current[i]) >= s.day for i in s.tasks), s
+    after_stop = [s for s in sent if s.day == date(2024, 5, 2)]
+    assert after_stop and any(len(s.tasks) > 1 for s in after_stop)  # a month in one email
+
+
 def test_two_years_without_events_match_the_due_dates(sqlite_app):
     """(c) No crisis, no absence: the expectation is just the planned due dates. For every task
     and lead n the lead day inside the programme gets one line in the owner's email of that
