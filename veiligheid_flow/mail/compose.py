@@ -178,10 +178,7 @@ class _Ctx:
     @cached_property
     def names(self) -> dict[str, str]:
         """Display names by email: staff first, then portfolio holders."""
-        found: dict[str, str] = {}
-        for model in (PortfolioHolder, Person):
-            found.update(((e, n) for e, n in self.session.execute(select(model.email, model.name))))
-        return found
+        return _names_of(self.session)
 
     def name(self, email: str) -> str:
         return self.names.get(email, email)
@@ -939,11 +936,14 @@ def enqueue(
     return added
 
 
-def _names_of(session: Session, addresses: set[str]) -> dict[str, str]:
-    """The name of each address (staff before portfolio holders; the newest programme wins)."""
+def _names_of(session: Session, addresses: set[str] | None = None) -> dict[str, str]:
+    """The name of each address, or of everyone (staff before portfolio holders; the newest
+    programme wins)."""
     names: dict[str, str] = {}
     for model in (PortfolioHolder, Person):
-        query = select(model.email, model.name).where(model.email.in_(sorted(addresses)))
+        query = select(model.email, model.name)
+        if addresses is not None:
+            query = query.where(model.email.in_(sorted(addresses)))
         for email, name in session.execute(query.order_by(model.id)):
             names[email] = name
     return names
