@@ -177,7 +177,9 @@ class Activity(Base):
     legal_basis: Mapped[str | None] = mapped_column(String(limits.TEXT))
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
     case_type: Mapped[str | None] = mapped_column(String(limits.KEY))
-    effort_hours: Mapped[float] = mapped_column(Float)
+    effort_hours: Mapped[float] = mapped_column(Float)  # a case activity: the yearly total
+    # Hours per case for a `case:` activity; None: the case type's hours in legal_terms.yaml.
+    case_effort_hours: Mapped[float | None] = mapped_column(Float)
     partners: Mapped[list[Any]] = mapped_column(JSON, default=list)
     council_item_id: Mapped[int | None] = mapped_column(ForeignKey("council_item.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -166,6 +166,12 @@ class ActivitySpec(Strict):
     repeat: Recurrence | None = None
     case: Key | None = Field(default=None, description="event-driven: case type in the rules")
     effort_hours: float = Field(ge=0, le=2000)
+    case_effort_hours: float | None = Field(
+        default=None,
+        ge=0,
+        le=2000,
+        description="uren per zaak (alleen bij 'case'); zonder: de uren uit legal_terms.yaml",
+    )
     partners: list[Title] = []
     council_item: Key | None = None
 
@@ -174,6 +180,8 @@ class ActivitySpec(Strict):
         given = [name for name in ("due", "repeat", "case") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError("geef precies één van 'due', 'repeat' of 'case'")
+        if self.case_effort_hours is not None and self.case is None:
+            raise ValueError("'case_effort_hours' hoort alleen bij een activiteit met 'case'")
         return self
 
 

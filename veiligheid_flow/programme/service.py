@@ -382,6 +382,7 @@ def _sync_themes(
                         mode="json", include={"due", "repeat", "case"}, exclude_none=True
                     ),
                     "effort_hours": a.effort_hours,
+                    "case_effort_hours": a.case_effort_hours,
                     "partners": list(a.partners),
                     "council_item_id": items[a.council_item].id if a.council_item else None,
                     "active": True,

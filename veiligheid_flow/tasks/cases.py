@@ -83,7 +83,10 @@ def open_case(
         owner_id=activity.owner_id,
         backup_id=activity.backup_id,
         planned_due=deadline.due,
-        effort_hours=case.effort_hours,
+        # The programme's hours per case win over the case type's default.
+        effort_hours=(
+            case.effort_hours if activity.case_effort_hours is None else activity.case_effort_hours
+        ),
         council_item_id=activity.council_item_id,
         status=TaskStatus.OPEN,
         handed_over=False,
