@@ -16,15 +16,22 @@ or a PostgreSQL schema that is dropped afterwards), in this order:
 3. reload         the same file again, unchanged — limit: read the file, compare with the rows;
 4. sweep          the daily jobs of `jobs.JOBS` (reminders, overdue + escalations, council
                   alerts) via `jobs.run_job` at Monday 2023-01-16 08:05 — limit: the
-                  (recipient, task) pairs due, by SQL over precomputed due dates;
+                  (recipient, task) pairs due, by SQL over precomputed due dates. It is the
+                  overdue job's first run, so (the first-run rule) it sends each person one
+                  `summary` (late work and work due within 10 working days) instead of overdue
+                  notices and escalations: checked as (recipient, late, soon) from the subject;
 5. digests        the `weekly_digest` job at 08:10 — limit: one GROUP BY per holder and theme;
 6. declare        a crisis (themes T01 and T02 in as many municipalities as make ~10% of all
                   tasks) at 10:00 — limit: the plain UPDATE of the paused rows;
 7. end            that crisis on Thursday 16:00 — limit: UPDATE unpausing them with the due
-                  dates moved (a precomputed mapping);
+                  dates moved (a precomputed mapping) by the working days they lay still, only
+                  for work due from the crisis's first day up to
+                  `crisis_shift.displaced_within_working_days` after its last; the rest keeps
+                  its date;
 8. dispatch       10,000 outbox messages to aiosmtpd on loopback (bench/smtp_sink.py, its own
                   process) with `mail.dispatch.dispatch` — limit: raw smtplib over one
-                  connection, then one UPDATE marking them sent.
+                  connection, then one UPDATE marking them sent; its Message-IDs lie under the
+                  domain of MAIL_FROM, taken from the sender, not from the stored rows.
 
 The limit runs first; anything it wrote is undone (not timed; on PostgreSQL followed by VACUUM
 ANALYZE of the table) before ours runs on the same data. Every operation's result is checked
@@ -349,7 +356,7 @@ class Worker:
 
     # 4 -----------------------------------------------------------------------------------------
     def op_sweep(self) -> None:
-        from region_limits import outbox_pairs, plain_sweep, sweep_days
+        from region_limits import fresh_start, outbox_pairs, plain_sweep, sweep_days
         from sqlalchemy import text
 
         from veiligheid_flow.app.jobs import JOBS, run_job
@@ -372,7 +379,8 @@ class Worker:
                     self.limits,
                     _as_date(first),
                 )
-                return plain_sweep(conn, days)
+                fresh = fresh_start(conn, self.cal, today)
+                return plain_sweep(conn, days, fresh=fresh, cal=self.cal, today=today)
 
         limit = measure(plain)
         book = self.app.rulebook()
@@ -507,7 +515,7 @@ class Worker:
 
         def plain() -> tuple[int, dict]:
             with self.app.engine.begin() as conn:
-                shift = shift_map(conn, self.cal, start, end)
+                shift = shift_map(conn, self.cal, start, end, self.limits.displaced_within)
                 return plain_resume(conn, themes, codes, shift), shift
 
         limit = measure(plain)
@@ -738,7 +746,10 @@ def rows_of(results: dict[str, list[dict[str, Any]]]) -> list[list[str]]:
                     f"({_t(item['first_s'])} → {_t(item['last_s'])} each)"
                 )
             elif op == "sweep":
-                rows = f"{rows:,} messages ({sum(item['pairs'].values()):,} recipient-task pairs)"
+                pairs = dict(item["pairs"])
+                summaries = pairs.pop("summary", 0)
+                rows = f"{rows:,} messages ({sum(pairs.values()):,} recipient-task pairs"
+                rows += f", {summaries:,} summaries)" if summaries else ")"
             else:
                 rows = f"{rows:,}"
             table.append(

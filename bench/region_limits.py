@@ -27,6 +27,11 @@ from veiligheid_flow.clock import local_date
 from veiligheid_flow.workdays import WorkCalendar
 
 OPEN = ("open", "in_progress")
+# The first-run rule as the README and jobs.py state it: the first run of the overdue job (or the
+# first after a stop of more than a working week) sends each person one summary of their late
+# work and of what is due within two working weeks, instead of overdue notices and escalations.
+FRESH_AFTER_WORKING_DAYS = 5
+SUMMARY_AHEAD_WORKING_DAYS = 10
 
 
 # --- the rules as numbers ----------------------------------------------------------------------
@@ -39,6 +44,7 @@ class Thresholds:
     overdue_every: int
     escalate_after: int  # working days overdue before the backup takes over
     council_tier_within: int  # working days to the council deadline for tier 2
+    displaced_within: int  # a crisis moves work due from its first day to this long after it
 
 
 def _compare_value(node: Any, fact: str) -> Any:
@@ -70,6 +76,7 @@ def thresholds(rules: Path) -> Thresholds:
         settings["overdue_repeat_every_working_days"],
         _compare_value(escalation["when"], "task.overdue_working_days"),
         _compare_value(council["when"], "council_item.working_days_to_deadline"),
+        settings["crisis_shift"]["displaced_within_working_days"],
     )
 
 
@@ -460,14 +467,28 @@ def sweep_days(
 Pairs = dict[str, set[tuple[str, Any]]]
 
 
-def plain_sweep(conn: Connection, days: SweepDays) -> Pairs:
+def fresh_start(conn: Connection, cal: WorkCalendar, today: date) -> bool:
+    """The overdue job has never run, or its last slot lies more than a working week back."""
+    last = conn.execute(
+        text("SELECT last_slot FROM job_run WHERE job = 'overdue'")
+    ).scalar_one_or_none()
+    return (
+        last is None
+        or cal.working_days_between(date.fromisoformat(last), today) > FRESH_AFTER_WORKING_DAYS
+    )
+
+
+def plain_sweep(
+    conn: Connection, days: SweepDays, *, fresh: bool, cal: WorkCalendar, today: date
+) -> Pairs:
     """(recipient, task id) per kind — and (recipient, (item code, lead)) for council alerts —
     that the sweep must send, straight from the base rows: responsible is the backup when the
-    task was handed over or is escalated, else the owner."""
+    task was handed over or is escalated, else the owner. On a fresh start no overdue notices
+    or escalations but one summary per person: (recipient, (late, due soon))."""
     open_ = "t.status IN ('open', 'in_progress') AND t.paused = :false"
     escalated = "(t.handed_over = :true OR t.due_date <= :esc)"
     params = {"esc": days.escalate_after, "true": True, "false": False}
-    pairs: Pairs = {}
+    pairs: Pairs = {"summary": set()}
     rows = conn.execute(
         text(
             "SELECT CASE WHEN " + escalated + " THEN b.email ELSE o.email END, t.id "
@@ -477,6 +498,39 @@ def plain_sweep(conn: Connection, days: SweepDays) -> Pairs:
         {**params, "days": days.reminder},
     )
     pairs["reminder"] = {(r[0], r[1]) for r in rows}
+    if fresh:
+        pairs["overdue"], pairs["escalation"] = set(), set()
+        pairs["summary"] = _summaries(conn, open_, escalated, params, cal, today)
+    else:
+        pairs |= _overdue_and_escalations(conn, open_, escalated, params, days)
+    pairs["council"] = _council(conn, days)
+    return pairs
+
+
+def _summaries(
+    conn: Connection, open_: str, escalated: str, params: dict, cal: WorkCalendar, today: date
+) -> set[tuple[str, Any]]:
+    """Per responsible person: (late, due from today up to the horizon), running programmes."""
+    horizon = cal.add_working_days(today, SUMMARY_AHEAD_WORKING_DAYS)
+    rows = conn.execute(
+        text(
+            "SELECT CASE WHEN " + escalated + " THEN b.email ELSE o.email END AS who, "
+            "sum(CASE WHEN t.due_date < :today THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN t.due_date >= :today THEN 1 ELSE 0 END) "
+            "FROM task t JOIN person o ON o.id = t.owner_id JOIN person b ON b.id = t.backup_id "
+            'JOIN programme p ON p.id = t.programme_id WHERE p."end" >= :today AND '
+            + open_
+            + " AND t.due_date <= :horizon GROUP BY who"
+        ),
+        {**params, "today": today, "horizon": horizon},
+    )
+    return {(who, (int(late), int(soon))) for who, late, soon in rows}
+
+
+def _overdue_and_escalations(
+    conn: Connection, open_: str, escalated: str, params: dict, days: SweepDays
+) -> Pairs:
+    pairs: Pairs = {}
     rows = conn.execute(
         text(
             "SELECT o.email, t.id FROM task t JOIN person o ON o.id = t.owner_id "
@@ -494,6 +548,10 @@ def plain_sweep(conn: Connection, days: SweepDays) -> Pairs:
         {**params, "before": days.escalated_before},
     )
     pairs["escalation"] = {(r[0], r[1]) for r in rows}
+    return pairs
+
+
+def _council(conn: Connection, days: SweepDays) -> set[tuple[str, Any]]:
     council: set[tuple[str, Any]] = set()
     if days.council:
         items = conn.execute(
@@ -521,28 +579,38 @@ def plain_sweep(conn: Connection, days: SweepDays) -> Pairs:
         for item_id, code, deadline, holder in items:
             for lead in days.council[_as_date(deadline)]:
                 council |= {(email, (code, lead)) for email in people[item_id] | {holder}}
-    pairs["council"] = council
-    return pairs
+    return council
 
 
 TASK_ID = re.compile(r"\(taak (\d+)")
+SUMMARY_LATE = re.compile(r"(\d+) taa?ke?n? te laat")
+SUMMARY_SOON = re.compile(r"(\d+) taa?ke?n? binnenkort")
+
+
+def _number(pattern: re.Pattern[str], subject: str) -> int:
+    found = pattern.search(subject)
+    return int(found.group(1)) if found else 0
 
 
 def outbox_pairs(conn: Connection, created_at: datetime, kinds: tuple[str, ...]) -> Pairs:
     """Our sweep's result: the same pairs, read from the messages it wrote (task ids from the
-    text body, council alerts from the key `council:{email}:{item}:{lead}`)."""
+    text body, council alerts from the key `council:{email}:{item}:{lead}`, a summary's
+    numbers from its subject "Stand van zaken: 3 taken te laat, 1 taak binnenkort")."""
     pairs: Pairs = {kind: set() for kind in kinds}
     rows = conn.execute(
         text(
-            "SELECT kind, recipient, key, text_body FROM outbox_message "
+            "SELECT kind, recipient, key, subject, text_body FROM outbox_message "
             "WHERE created_at = :at AND kind IN :kinds"
         ).bindparams(bindparam("kinds", expanding=True), bindparam("at", type_=_utc())),
         {"at": created_at, "kinds": list(kinds)},
     )
-    for kind, recipient, key, body in rows:
+    for kind, recipient, key, subject, body in rows:
         if kind == "council":
             _, _, code, lead = key.rsplit(":", 3)
             pairs[kind].add((recipient, (code, int(lead))))
+        elif kind == "summary":
+            late, soon = _number(SUMMARY_LATE, subject), _number(SUMMARY_SOON, subject)
+            pairs[kind].add((recipient, (late, soon)))
         else:
             pairs[kind] |= {(recipient, int(n)) for n in TASK_ID.findall(body)}
     return pairs
@@ -644,16 +712,24 @@ def unpause(conn: Connection) -> None:
     )
 
 
-def shift_map(conn: Connection, cal: WorkCalendar, start: date, end: date) -> dict[date, date]:
+def shift_map(
+    conn: Connection, cal: WorkCalendar, start: date, end: date, within: int
+) -> dict[date, date]:
     """planned due → due after the crisis, for the paused tasks: moved by the working days
-    they lay still (from the day it was declared to the day it ended, both included)."""
+    they lay still (from the day it was declared to the day it ended, both included), but only
+    work the crisis displaced: due from its first day up to `within` working days after its
+    last (rules/settings.yaml crisis_shift.displaced_within_working_days); the rest keeps it."""
     days = sum(
         1 for n in range((end - start).days + 1) if cal.is_working_day(start + timedelta(days=n))
     )
+    window_end = cal.add_working_days(end, within)
     planned = conn.execute(
         text("SELECT DISTINCT planned_due FROM task WHERE paused = :true"), {"true": True}
     ).scalars()
-    return {_as_date(d): cal.add_working_days(_as_date(d), days) for d in planned}
+    return {
+        due: cal.add_working_days(due, days) if start <= due <= window_end else due
+        for due in map(_as_date, planned)
+    }
 
 
 def plain_resume(conn: Connection, themes: list[str], codes: list[str], shift: dict) -> int:  # type: ignore[type-arg]
@@ -718,9 +794,11 @@ def pending_rows(conn: Connection, count: int) -> list[Any]:
 
 
 def plain_send(rows: list[Any], port: int, sender: str, build: Any, outbox: Any) -> int:
-    """Raw smtplib over one connection, the same bytes as ours (same builder)."""
+    """Raw smtplib over one connection, the same bytes as ours (same builder). The Message-ID's
+    domain is the sender's (MAIL_FROM's), taken here from `sender`, not from the stored row."""
     import json
 
+    domain = sender.rpartition("@")[2].strip().lower()
     smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
     try:
         for r in rows:
@@ -734,6 +812,7 @@ def plain_send(rows: list[Any], port: int, sender: str, build: Any, outbox: Any)
                 text_body=r.text_body,
                 html_body=r.html_body,
                 ics=r.ics,
+                domain=domain,
             )
             smtp.sendmail(sender, [r.recipient, *cc], build(message, sender))
     finally:
