@@ -8,6 +8,7 @@ starts from empty tables.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -150,3 +151,8 @@ def app(settings: Settings) -> Iterator[App]:
 def at(value: str) -> datetime:
     """A test clock reading: naive ISO means Europe/Amsterdam."""
     return parse_now(value)
+
+
+def ics_task_ids(ics: str | None) -> set[int]:
+    """The task ids of a deadline attachment: each DESCRIPTION ends "…, taak N" (unfolded)."""
+    return {int(n) for n in re.findall(r", taak (\d+)", (ics or "").replace("\r\n ", ""))}

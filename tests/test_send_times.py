@@ -7,7 +7,6 @@ built exactly as `scheduler.build_scheduler` builds them.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
-from tests.conftest import EXAMPLE, at
+from tests.conftest import EXAMPLE, at, ics_task_ids
 from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS, JOBS_BY_NAME, cron, current_slot, run_job
 from veiligheid_flow.authority import SYSTEM
@@ -201,7 +200,7 @@ def reminders(app) -> dict[str, tuple[str, set[int]]]:  # type: ignore[no-untype
     with app.sessions() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
         return {
-            row.key: (row.recipient, {int(n) for n in re.findall(r"UID:task-(\d+)@", row.ics)})
+            row.key: (row.recipient, ics_task_ids(row.ics))
             for row in rows
         }
 

@@ -21,7 +21,6 @@ the outbox do not.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from functools import cache
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import EXAMPLE, at
+from tests.conftest import EXAMPLE, at, ics_task_ids
 from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import JOBS_BY_NAME, JobResult, run_job
 from veiligheid_flow.authority import SYSTEM
@@ -253,7 +252,7 @@ def reminders_sent(app: App) -> list[Sent]:
                 local_date(
                     row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
                 ),
-                {int(n) for n in re.findall(r"UID:task-(\d+)@", row.ics or "")},
+                ics_task_ids(row.ics),
             )
             for row in rows
         ]

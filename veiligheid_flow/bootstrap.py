@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from veiligheid_flow.db import make_engine, make_session_factory, unit_of_work, upgrade
 from veiligheid_flow.errors import DomainError
+from veiligheid_flow.mail.site import Site
 from veiligheid_flow.rules.tables import RuleBook, load_rulebook
 from veiligheid_flow.settings import Settings
 
@@ -41,6 +42,11 @@ class App:
     def unit_of_work(self) -> Iterator[Session]:
         with unit_of_work(self.sessions) as session:
             yield session
+
+    @property
+    def site(self) -> Site:
+        """The mail domain and web address messages are written for."""
+        return Site(domain=self.settings.mail_domain, web_url=self.settings.web_url)
 
     def upgrade(self) -> None:
         upgrade(self.engine)

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     mail_from: str = "veiligheid-flow@example.nl"
     mail_from_name: str = "Veiligheid OOV"
     mail_reply_to: str | None = Field(default=None, description="The team's mailbox for answers")
+    web_url: str | None = Field(
+        default=None,
+        description="Base URL of the web app (https://…); each task in a message links to it.",
+    )
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -69,6 +73,15 @@ class Settings(BaseSettings):
     def mail_domain(self) -> str:
         """The domain of MAIL_FROM: Message-IDs and calendar UIDs lie under it."""
         return self.mail_from.rpartition("@")[2].strip().lower() or "veiligheid-flow"
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError("VEILIGHEID_WEB_URL moet beginnen met http:// of https://")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _dkim_complete(self) -> Settings:

@@ -197,10 +197,15 @@ def _with_rules(  # type: ignore[no-untyped-def]
             titles = _titles(session, changes)
         if crisis_event and not dry_run:
             drafts = compose.crisis_notices(
-                session, now=now, crisis_id=subject_id, event=crisis_event, changes=changes
+                session,
+                now=now,
+                crisis_id=subject_id,
+                event=crisis_event,
+                changes=changes,
+                site=app.site,
             )
             drafts += compose.council_risk_alerts(
-                session, now=now, crisis_id=subject_id, changes=changes
+                session, now=now, crisis_id=subject_id, changes=changes, site=app.site
             )
             compose.enqueue(session, drafts, now=now, domain=app.settings.mail_domain)
     return Impact(

@@ -17,6 +17,7 @@ from veiligheid_flow.clock import local_date, local_datetime
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.dispatch import DispatchReport, dispatch
 from veiligheid_flow.mail.models import JobRun
+from veiligheid_flow.mail.site import Site
 from veiligheid_flow.mail.transport import make_transport
 from veiligheid_flow.ops import alerts, failures, retention
 from veiligheid_flow.programme.service import municipal_calendar
@@ -24,9 +25,9 @@ from veiligheid_flow.rules import service as rules_service
 from veiligheid_flow.rules.tables import RuleBook
 from veiligheid_flow.workdays import WorkCalendar
 
-Composer = Callable[[Session, datetime, RuleBook, date], list[compose.Draft]]
+Composer = Callable[[Session, datetime, RuleBook, date, Site], list[compose.Draft]]
 # What a job sends instead on a fresh start (its first run, or after a long stop).
-FreshComposer = Callable[[Session, datetime, RuleBook], list[compose.Draft]]
+FreshComposer = Callable[[Session, datetime, RuleBook, Site], list[compose.Draft]]
 FRESH_AFTER_WORKING_DAYS = 5  # a stop longer than a working week is a fresh start
 # A job that changes data instead of composing mail: (session, now, app) -> rows changed.
 Applier = Callable[[Session, datetime, App], int]
@@ -47,28 +48,36 @@ JOBS: tuple[Job, ...] = (
         "reminders",
         "Herinneringen aan verantwoordelijken",
         False,
-        lambda s, now, book, since: compose.reminders(s, now=now, book=book, since=since),
+        lambda s, now, book, since, site: compose.reminders(
+            s, now=now, book=book, since=since, site=site
+        ),
     ),
     Job(
         "overdue",
         "Te late taken en escalatie naar de achtervang",
         False,
-        lambda s, now, book, since: compose.overdue(s, now=now, book=book, since=since),
+        lambda s, now, book, since, site: compose.overdue(
+            s, now=now, book=book, since=since, site=site
+        ),
         # History is not news: the first run (or the first after a long stop) sends each
         # person one summary of their work; escalations are mailed from then on.
-        fresh=lambda s, now, book: compose.start_summaries(s, now=now, book=book),
+        fresh=lambda s, now, book, site: compose.start_summaries(
+            s, now=now, book=book, site=site
+        ),
     ),
     Job(
         "council_alerts",
         "Signalen vóór aanleverdata van de termijnagenda",
         False,
-        lambda s, now, book, since: compose.council_alerts(s, now=now, book=book, since=since),
+        lambda s, now, book, since, site: compose.council_alerts(
+            s, now=now, book=book, since=since, site=site
+        ),
     ),
     Job(
         "weekly_digest",
         "Weekoverzicht per portefeuillehouder",
         True,
-        lambda s, now, book, since: compose.digests(s, now=now, book=book),
+        lambda s, now, book, since, site: compose.digests(s, now=now, book=book, site=site),
     ),
     Job(
         "retention",
@@ -156,9 +165,9 @@ def _run_slot(app: App, job: Job, now: datetime, book: RuleBook | None) -> JobRe
             calendar = municipal_calendar(session)
             stop = calendar.working_days_between(since, slot) if last else None
             if job.fresh is not None and (stop is None or stop > FRESH_AFTER_WORKING_DAYS):
-                drafts = job.fresh(session, now, book)
+                drafts = job.fresh(session, now, book, app.site)
             else:
-                drafts = job.compose(session, now, book, since)
+                drafts = job.compose(session, now, book, since, app.site)
             count = compose.enqueue(session, drafts, now=now, domain=app.settings.mail_domain)
         if job.apply is not None:
             applied = job.apply(session, now, app)

@@ -4,7 +4,6 @@ calendar. Nothing is sent or stored; `actor` limits what is shown as in every qu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
@@ -18,6 +17,7 @@ from veiligheid_flow.errors import NotFound
 from veiligheid_flow.mail import compose
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import Deadline, deadlines_ics
+from veiligheid_flow.mail.site import calendar_description, calendar_uid
 from veiligheid_flow.programme.models import Programme
 from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import TaskStatus
@@ -92,7 +92,9 @@ def digest_preview(
             select(Programme.municipality_code).where(Programme.id == found.programme_id)
         )
         refuse_unseen(actor, {home} if home else set(), f"het weekoverzicht van {found.name}")
-        draft = compose.digest(session, now=now, holder=found, book=app.rulebook())
+        draft = compose.digest(
+            session, now=now, holder=found, book=app.rulebook(), site=app.site
+        )
         return DraftView(draft.subject, draft.text, draft.html, draft.recipient)
 
 
@@ -124,16 +126,17 @@ def deadlines_calendar(
         return deadlines_ics(
             [
                 Deadline(
-                    f"task-{t.id}",
+                    calendar_uid(t),
                     f"Deadline: {t.title}",
                     t.due_date,
-                    _what(t),
+                    calendar_description(t),
                     cancelled=t.status in (TaskStatus.DONE, TaskStatus.CANCELLED),
                 )
                 for t in (*found, *closed)
                 if t.responsible.email == email or t.owner.email == email
             ],
             now,
+            domain=app.settings.mail_domain,
             name=f"Deadlines {name} (veiligheid)",
             refresh=FEED_REFRESH,
         )
@@ -141,9 +144,3 @@ def deadlines_calendar(
 
 FEED_CLOSED_DAYS = 90  # done work stays in the feed this long, as cancelled
 FEED_REFRESH = timedelta(hours=1)
-
-
-def _what(task: Any) -> str:
-    """What a deadline in a calendar is: the task, its theme, and its legal basis if any."""
-    text = f"{task.title} — thema {task.theme.name}, taak {task.id}"
-    return text + (f"; wettelijke taak ({task.legal_basis})" if task.statutory else "")

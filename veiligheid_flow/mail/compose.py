@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -21,7 +21,8 @@ from veiligheid_flow.clock import LOCAL_TZ, local_date
 from veiligheid_flow.crisis.models import Absence, Crisis
 from veiligheid_flow.mail.headers import one_line
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
-from veiligheid_flow.mail.render import count, deadlines_ics, dutch_date, render
+from veiligheid_flow.mail.render import Deadline, count, deadlines_ics, dutch_date, render
+from veiligheid_flow.mail.site import Site, calendar_description, calendar_uid
 from veiligheid_flow.programme.models import (
     CouncilItem,
     Person,
@@ -37,6 +38,8 @@ from veiligheid_flow.tasks import service as task_service
 from veiligheid_flow.tasks.models import Task, TaskStatus
 from veiligheid_flow.tasks.views import task_dict
 from veiligheid_flow.workdays import WorkCalendar
+
+SITE = Site()  # no web address, the default domain: what tests and previews use
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Draft:
 class _Ctx:
     session: Session
     now: datetime
+    site: Site = field(default_factory=Site)
 
     @property
     def today(self) -> date:
@@ -125,6 +129,9 @@ class _Ctx:
             "owner_name": task.owner.name,
             "backup_name": task.backup.name,
             "responsible_name": task.responsible.name,
+            "url": self.site.task_url(task.id),
+            "calendar_uid": calendar_uid(task),
+            "calendar_what": calendar_description(task),
         }
         if task.responsible_id != task.owner_id:
             until = self.absent_until.get(task.owner.email)
@@ -189,18 +196,21 @@ def _open_tasks(session: Session, **selection: Any) -> list[Task]:
     return task_service.list_tasks(session=session, filters=task_service.TaskFilter(**selection))
 
 
-def _ics_for(tasks: Iterable[dict], stamp: datetime) -> str:
+def _ics_for(tasks: Iterable[dict], stamp: datetime, site: Site) -> str:
+    """The deadlines of `tasks` (message rows) with the UIDs and descriptions the personal
+    calendar feed uses, so an attachment updates the same event."""
     return deadlines_ics(
         [
-            (
-                f"task-{t['id']}",
+            Deadline(
+                t["calendar_uid"],
                 f"Deadline: {t['title']}",
                 date.fromisoformat(t["due_date"]),
-                t["reason"],
+                t["calendar_what"],
             )
             for t in tasks
         ],
         stamp,
+        domain=site.domain,
     )
 
 
@@ -213,9 +223,11 @@ def _count(tasks: list[Any]) -> str:
     return count(len(tasks), "taak", "taken")
 
 
-def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
+def reminders(
+    session: Session, *, now: datetime, book: RuleBook, since: date, site: Site = SITE
+) -> list[Draft]:
     """One email per responsible person listing tasks whose lead day fell in (since, today]."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     due = {
         d for n in book.settings.reminder_lead_working_days for d in ctx.days_with_lead_in(since, n)
     }
@@ -237,7 +249,7 @@ def reminders(session: Session, *, now: datetime, book: RuleBook, since: date) -
                 heading="Herinnering: je taken",
                 programmes=(t.programme for t in tasks),
                 tasks=rows,
-                ics=_ics_for(rows, now),
+                ics=_ics_for(rows, now, ctx.site),
             )
         )
     return drafts
@@ -261,9 +273,11 @@ def _overdue_days(ctx: _Ctx, session: Session, since: date, every: int) -> set[d
     return found
 
 
-def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
+def overdue(
+    session: Session, *, now: datetime, book: RuleBook, since: date, site: Site = SITE
+) -> list[Draft]:
     """Overdue tasks, repeated every N working days, to the owner with the backup in copy."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     every = book.settings.overdue_repeat_every_working_days
     by_owner: dict[str, list[Task]] = defaultdict(list)
     escalated: dict[str, list[Task]] = defaultdict(list)
@@ -311,11 +325,13 @@ def overdue(session: Session, *, now: datetime, book: RuleBook, since: date) -> 
 SUMMARY_AHEAD_WORKING_DAYS = 10  # a start summary also lists what is due this soon
 
 
-def start_summaries(session: Session, *, now: datetime, book: RuleBook) -> list[Draft]:
+def start_summaries(
+    session: Session, *, now: datetime, book: RuleBook, site: Site = SITE
+) -> list[Draft]:
     """On a fresh start (the first run after a load, or after a long stop): one message per
     person with their late and coming work, labelled as a summary, instead of the history of
     overdue notices and escalations that the stop piled up."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     horizon = ctx.calendar.add_working_days(ctx.today, SUMMARY_AHEAD_WORKING_DAYS)
     late: dict[str, list[Task]] = defaultdict(list)
     coming: dict[str, list[Task]] = defaultdict(list)
@@ -366,8 +382,10 @@ def _escalated_since(
     }
 
 
-def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: date) -> list[Draft]:
-    ctx = _Ctx(session, now)
+def council_alerts(
+    session: Session, *, now: datetime, book: RuleBook, since: date, site: Site = SITE
+) -> list[Draft]:
+    ctx = _Ctx(session, now, site)
     leads = book.settings.council_alert_lead_working_days
     deadlines = {d for n in leads for d in ctx.days_with_lead_in(since, n)}
     items = list(
@@ -396,17 +414,18 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
             recipients = (
                 {t.owner.email for t in linked} | {t.backup.email for t in linked} | holders
             )
-            data = [task_dict(t) for t in linked]
+            data = [ctx.task_row(t) for t in linked]
             ics = deadlines_ics(
                 [
-                    (
-                        f"council-{item.code}",
+                    Deadline(
+                        f"{item.programme.code}.raad.{item.code}",
                         f"Aanleveren griffie: {item.subject}",
                         item.submission_deadline,
-                        item.committee,
+                        f"Aanleveren bij de griffie voor {item.committee}: {item.subject}",
                     )
                 ],
                 now,
+                domain=ctx.site.domain,
             )
             subject = (
                 f"{'IN GEVAAR — ' if at_risk else ''}Termijnagenda: {item.subject} "
@@ -433,12 +452,17 @@ def council_alerts(session: Session, *, now: datetime, book: RuleBook, since: da
 
 
 def council_risk_alerts(
-    session: Session, *, now: datetime, crisis_id: int, changes: list[Change]
+    session: Session,
+    *,
+    now: datetime,
+    crisis_id: int,
+    changes: list[Change],
+    site: Site = SITE,
 ) -> list[Draft]:
     """A council deadline a crisis event has just put at risk (a task gained the
     council_at_risk signal): one message at once to the item's portfolio holder and to the
     owners of its open work, not in Monday's digest."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     crisis = session.get(Crisis, crisis_id)
     gained = [
         c.task_id
@@ -492,12 +516,18 @@ _WHAT = {
 
 
 def crisis_notices(
-    session: Session, *, now: datetime, crisis_id: int, event: str, changes: list[Change]
+    session: Session,
+    *,
+    now: datetime,
+    crisis_id: int,
+    event: str,
+    changes: list[Change],
+    site: Site = SITE,
 ) -> list[Draft]:
     """One email per person whose work is paused, handed over or resumed by a crisis event.
     It opens with who declared what, when, the GRIP level and the expected end, and how many
     of your tasks change; occurrences of one activity with the same change are grouped."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     crisis = session.get(Crisis, crisis_id)
     if crisis is None:
         return []
@@ -547,9 +577,12 @@ def crisis_notices(
         "ended_by": ctx.name(crisis.ended_by) if crisis.ended_by else None,
     }
     going_on = {} if ended else _statutory_going_on(session, crisis, set(per_person))
+    moved_ids = {r["id"] for rows in per_person.values() for r in rows if r["moved"]}
+    moved_tasks = {t.id: ctx.task_row(t) for t in _tasks_by_id(session, moved_ids)}
     drafts = []
     for email, rows in sorted(per_person.items()):
-        groups = _grouped(rows)
+        groups = _grouped(rows, ctx.site)
+        moved = [moved_tasks[r["id"]] for r in rows if r["moved"] and r["id"] in moved_tasks]
         drafts.append(
             ctx.draft(
                 "crisis",
@@ -566,7 +599,10 @@ def crisis_notices(
                 more=sum(g["count"] for g in groups[NOTICE_LINES:]),
                 going_on=going_on.get(email, []),
                 recipient=email,
+                contacts=_coordinators(ctx, concerns[email], email),
                 programmes=concerns[email],
+                ics=_ics_for(moved, now, ctx.site) if moved else None,
+                my_work=ctx.site.page_url("/"),
             )
         )
     return drafts
@@ -590,9 +626,41 @@ def _statutory_going_on(session: Session, crisis: Crisis, emails: set[str]) -> d
     }
 
 
-def _grouped(rows: list[dict]) -> list[dict]:
+def _coordinators(ctx: _Ctx, programmes: Iterable[Programme], recipient: str) -> list[dict]:
+    """Whom to ask about one's work: the coordinators of the programmes concerned (name and
+    address), the recipient left out."""
+    keys = {(p.id, k) for p in programmes for k in (p.roles or {}).get("coordinators", [])}
+    found = {
+        person.email: {"name": person.name, "email": person.email}
+        for person in ctx.session.scalars(
+            select(Person).where(
+                Person.programme_id.in_(sorted({pid for pid, _ in keys})),
+                Person.left_at.is_(None),
+            )
+        )
+        if (person.programme_id, person.key) in keys and person.email != recipient
+    }
+    return [found[e] for e in sorted(found)]
+
+
+def _tasks_by_id(session: Session, ids: set[int]) -> list[Task]:
+    """Whole tasks (with programme, activity and theme) for calendar events, in chunks."""
+    found: list[Task] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 5000):
+        found += session.scalars(
+            select(Task)
+            .options(
+                selectinload(Task.programme), selectinload(Task.activity), selectinload(Task.theme)
+            )
+            .where(Task.id.in_(ordered[start : start + 5000]))
+        )
+    return found
+
+
+def _grouped(rows: list[dict], site: Site = SITE) -> list[dict]:
     """Rows of one title and one change as one line ("15× …, 14 mrt t/m 8 aug"), nearest
-    deadline first."""
+    deadline first; a line of one task links to its page."""
     groups: dict[tuple[str, str, bool], list[dict]] = defaultdict(list)
     for row in rows:
         groups[(row["title"], row["what"], row["moved"])].append(row)
@@ -608,6 +676,7 @@ def _grouped(rows: list[dict]) -> list[dict]:
                 "ids": sorted(r["id"] for r in members),
                 "first": days[0],
                 "last": days[-1],
+                "url": site.task_url(members[0]["id"]) if len(members) == 1 else None,
             }
         )
     return sorted(lines, key=lambda g: (g["first"], g["ids"][0]))
@@ -769,9 +838,9 @@ def _current_holders(session: Session, today: date) -> dict[str, list[PortfolioH
 
 
 def digest(
-    session: Session, *, now: datetime, holder: PortfolioHolder, book: RuleBook
+    session: Session, *, now: datetime, holder: PortfolioHolder, book: RuleBook, site: Site = SITE
 ) -> Draft:
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     horizon = ctx.today + timedelta(weeks=DIGEST_WEEKS)
     holders = _current_holders(session, ctx.today)[holder.email]
     data = _digest_data(session, ctx.today, horizon)
@@ -853,6 +922,14 @@ def _digest(
         f"Op uw thema's: {totals[0]} gereed, {count(totals[1], 'taak', 'taken')} open, "
         f"{totals[2]} te laat; {attention}."
     )
+    ended = _ended(themes, ctx.today)
+    if ended:
+        names = ", ".join(f"{p.code} ({p.municipality})" for p in ended)
+        summary = (
+            f"Het programma {names} is geëindigd op {dutch_date(max(p.end for p in ended))}. "
+            f"Dit is het laatste weekoverzicht; hieronder de eindstand. " + summary
+        )
+        attention = "laatste weekoverzicht, het programma is geëindigd"
     codes = {t.programme.municipality_code for t in themes}
     crises = [
         {
@@ -882,15 +959,30 @@ def _digest(
     )
 
 
-def digests(session: Session, *, now: datetime, book: RuleBook) -> list[Draft]:
+def digests(
+    session: Session, *, now: datetime, book: RuleBook, site: Site = SITE
+) -> list[Draft]:
     """One digest per portfolio holder (by email), over their portfolios in running programmes."""
-    ctx = _Ctx(session, now)
+    ctx = _Ctx(session, now, site)
     data = _digest_data(session, ctx.today, ctx.today + timedelta(weeks=DIGEST_WEEKS))
     escalations = book.escalation_rule_ids()
-    return [
-        _digest(ctx, holders, data, escalations)
-        for _, holders in sorted(_current_holders(session, ctx.today).items())
-    ]
+    drafts = []
+    for _, holders in sorted(_current_holders(session, ctx.today).items()):
+        themes = [t for h in holders for t in data.themes_of[h.id]]
+        ended = _ended(themes, ctx.today)
+        # After the end one last digest with the final state, then none.
+        if ended and ctx.today > max(p.end for p in ended) + timedelta(days=7):
+            continue
+        drafts.append(_digest(ctx, holders, data, escalations))
+    return drafts
+
+
+def _ended(themes: Iterable[Theme], today: date) -> list[Programme]:
+    """The programmes of `themes` if every one of them has ended by `today`, else []."""
+    programmes = {t.programme.id: t.programme for t in themes}
+    if not programmes or any(p.end >= today for p in programmes.values()):
+        return []
+    return sorted(programmes.values(), key=lambda p: p.code)
 
 
 def enqueue(
