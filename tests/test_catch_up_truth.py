@@ -112,3 +112,26 @@ def test_a_month_long_stop_is_summarised_too(app: App) -> None:
     rows = _run(app, "overdue", "2023-10-02T08:05")
     assert rows and {r.kind for r in rows} == {"summary"}
     assert {r.kind for r in _run(app, "overdue", "2023-10-03T08:05")} <= {"overdue", "escalation"}
+
+
+def test_the_summary_groups_an_activitys_occurrences_into_one_line(app: App) -> None:
+    commands.load(app, EXAMPLE, by=SYSTEM, now=at("2023-10-02T07:00"))
+    rows = _run(app, "overdue", "2023-10-02T08:05")
+    with app.sessions() as session:
+        late = {}
+        for task in session.scalars(select(Task).where(Task.due_date < date(2023, 10, 2))):
+            if task.open and not task.paused:
+                late.setdefault(task.responsible.email, []).append(task)
+    grouped = False
+    for row in rows:
+        mine = late.get(row.recipient, [])
+        text = " ".join(row.text_body.split())
+        assert f"Te laat ({len(mine)} ta" in text or not mine
+        text = text.partition("Binnenkort, tot en met")[0]  # the late part only
+        titles = {t.title for t in mine}
+        for title in titles:  # each late activity once, with its number of occurrences
+            n = sum(1 for t in mine if t.title == title)
+            line = f"- {n}× {title} — deadlines " if n > 1 else f"- {title} — deadline "
+            assert text.count(line) == 1, (row.recipient, line)
+            grouped |= n > 1
+    assert grouped, "the example has recurring work late at this moment"

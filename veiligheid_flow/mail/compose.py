@@ -343,10 +343,14 @@ def start_summaries(
     drafts = []
     for email in sorted(set(late) | set(coming)):
         overdue, soon = late[email], coming[email]
-        rows = [
-            ctx.task_row(t) | {"late": ctx.calendar.working_days_between(t.due_date, ctx.today)}
-            for t in overdue
-        ]
+        rows = _occurrences(
+            [
+                ctx.task_row(t)
+                | {"late": ctx.calendar.working_days_between(t.due_date, ctx.today)}
+                for t in overdue
+            ]
+        )
+        next_up = _occurrences([ctx.task_row(t) for t in soon])
         parts = [f"{_count(overdue)} te laat"] if overdue else []
         parts += [f"{_count(soon)} binnenkort"] if soon else []
         drafts.append(
@@ -358,13 +362,40 @@ def start_summaries(
                 heading="Stand van zaken",
                 programmes={t.programme for t in (*overdue, *soon)},
                 late=rows[:NOTICE_LINES],
-                late_more=max(0, len(rows) - NOTICE_LINES),
-                soon=[ctx.task_row(t) for t in soon][:NOTICE_LINES],
-                soon_more=max(0, len(soon) - NOTICE_LINES),
+                late_total=len(overdue),
+                late_more=sum(g["count"] for g in rows[NOTICE_LINES:]),
+                soon=next_up[:NOTICE_LINES],
+                soon_total=len(soon),
+                soon_more=sum(g["count"] for g in next_up[NOTICE_LINES:]),
                 horizon=horizon,
+                my_work=ctx.site.page_url("/"),
             )
         )
     return drafts
+
+
+def _occurrences(rows: list[dict]) -> list[dict]:
+    """Message rows of one activity's occurrences (same title, same stand-in) as one line:
+    the first row, with `count`, the first and last deadline and the most days late."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        standing_in = row.get("standing_in") or {}
+        groups[(row["title"], standing_in.get("for", ""))].append(row)
+    lines = []
+    for members in groups.values():
+        members.sort(key=lambda r: (r["due_date"], r["id"]))
+        first, last = members[0], members[-1]
+        lines.append(
+            first
+            | {
+                "count": len(members),
+                "first": first["due_date"],
+                "last": last["due_date"],
+                "late": max((r.get("late", 0) for r in members), default=0),
+                "ids": [r["id"] for r in members],
+            }
+        )
+    return sorted(lines, key=lambda g: (g["first"], g["id"]))
 
 
 def _escalated_since(
