@@ -18,7 +18,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from veiligheid_flow import limits
-from veiligheid_flow.errors import DomainError
+from veiligheid_flow.errors import DomainError, Refused
 from veiligheid_flow.programme.models import Person, PortfolioHolder, Programme
 
 
@@ -205,7 +205,7 @@ def refuse_outside(actor: Actor, codes: Iterable[str], action: str) -> None:
     """Refuse unless `actor` serves every municipality in `codes`."""
     missing = sorted(set(codes) - actor.municipalities)
     if missing:
-        raise DomainError(
+        raise Refused(
             f"{actor.label} werkt niet voor gemeente {', '.join(missing)}: alleen wie daar "
             f"medewerker of portefeuillehouder is, mag {action}."
         )
@@ -218,7 +218,7 @@ def require_role(actor: Actor, role: Role, codes: Iterable[str], action: str) ->
         refuse_outside(actor, codes, action)
     lacking = [code for code in codes if not actor.has(role, code)]
     if lacking:
-        raise DomainError(
+        raise Refused(
             f"Alleen de {role.value} van gemeente {', '.join(lacking)} mag {action}; "
             f"{actor.label} is dat niet."
         )
@@ -234,7 +234,7 @@ def require_shares(actor: Actor, other: Actor, role: Role, action: str) -> None:
     theirs = other.municipalities
     refuse_outside(actor, [] if theirs & actor.municipalities else theirs, action)
     if not any(actor.has(role, code) for code in theirs):
-        raise DomainError(
+        raise Refused(
             f"Alleen de {role.value} van gemeente {', '.join(sorted(theirs))} mag {action}; "
             f"{actor.label} is dat niet."
         )

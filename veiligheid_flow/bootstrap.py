@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,8 +47,35 @@ class App:
 
     @property
     def site(self) -> Site:
-        """The mail domain and web address messages are written for."""
-        return Site(domain=self.settings.mail_domain, web_url=self.settings.web_url)
+        """The mail domain and web address messages are written for; with a web address,
+        the key that signs the links in mail."""
+        web = self.settings.web_url
+        return Site(
+            domain=self.settings.mail_domain,
+            web_url=web,
+            link_key=self.secret_key() if web else None,
+            link_hours=self.settings.action_link_hours,
+        )
+
+    def secret_key(self) -> str:
+        """WEB_SECRET, or the key in WEB_SECRET_FILE (made once, readable by its owner only):
+        the scheduler and the web app sign and check links with the same key."""
+        if self.settings.web_secret is not None:
+            return self.settings.web_secret.get_secret_value()
+        path = self.settings.web_secret_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process made it meanwhile
+                pass
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(secrets.token_urlsafe(48))
+        key = path.read_text().strip()
+        if len(key) < 32:
+            raise DomainError(f"sleutel in {path} is te kort (minstens 32 tekens)")
+        return key
 
     def upgrade(self) -> None:
         upgrade(self.engine)

@@ -7,3 +7,8 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     pass
+
+
+class Refused(DomainError):
+    """The actor lacks the role or does not serve the municipality (the web answers 403,
+    or 404 for an object of another municipality)."""

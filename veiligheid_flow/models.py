@@ -2,6 +2,7 @@
 
 
 def import_all() -> None:
+    from veiligheid_flow.access import models as _access  # noqa: F401
     from veiligheid_flow.audit import models as _audit  # noqa: F401
     from veiligheid_flow.crisis import models as _crisis  # noqa: F401
     from veiligheid_flow.mail import models as _mail  # noqa: F401

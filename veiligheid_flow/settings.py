@@ -11,7 +11,7 @@ from typing import Annotated
 
 from dkim import UnparsableKeyError
 from dkim.crypto import parse_pem_private_key
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,21 @@ class Settings(BaseSettings):
         default=None,
         description="Base URL of the web app (https://…); each task in a message links to it.",
     )
+    web_secret: SecretStr | None = Field(
+        default=None,
+        description="Key for the session cookie and the links in mail; else WEB_SECRET_FILE.",
+    )
+    web_secret_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "web-secret",
+        description="Where the key is kept when WEB_SECRET is not set (made once, mode 0600).",
+    )
+    action_link_hours: int = Field(
+        default=72, ge=1, le=24 * 14, description="How long a 'Gereed melden' link in mail works."
+    )
+    oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_label: str = Field(default="Aanmelden met je organisatieaccount")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, case, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from veiligheid_flow.audit import service as audit
@@ -40,6 +40,7 @@ from veiligheid_flow.mail.transport import (
 STALE_AFTER = timedelta(minutes=10)
 BACKOFF = [timedelta(minutes=m) for m in (1, 5, 15, 60, 240)]
 WINDOW = 100  # candidate rows read per query; each is then claimed by its id
+SECRET_KIND = "sign_in"  # messages whose body is a secret: blanked once sent
 
 _OUTBOX = OutboxMessage.__table__
 _AUDIT = AuditEntry.__table__
@@ -167,7 +168,14 @@ class _Queue:
         self.settle_sent = (
             update(t)
             .where(t.c.id == bindparam("row_id"), *mine)
-            .values(status=OutboxStatus.SENT, sent_at=now, last_error=None)
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                last_error=None,
+                # A sign-in link is a secret: once sent, the outbox keeps no copy of it.
+                text_body=case((t.c.kind == SECRET_KIND, ""), else_=t.c.text_body),
+                html_body=case((t.c.kind == SECRET_KIND, ""), else_=t.c.html_body),
+            )
         )
         self.settle_failed = (
             update(t)

@@ -8,23 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from babel.dates import format_date
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from veiligheid_flow.mail.headers import one_line
+from veiligheid_flow.wording import count, dutch_date
 
-
-def dutch_date(value: date | str | None) -> str:
-    """A date as Dutch readers write it: 'vr 13 okt 2023' (babel's Dutch names)."""
-    if value is None or value == "":
-        return ""
-    day = date.fromisoformat(value) if isinstance(value, str) else value
-    return format_date(day, "EEE d MMM y", locale="nl")
-
-
-def count(n: int, one: str, many: str) -> str:
-    """'1 taak', '3 taken': the right form for the number."""
-    return f"{n} {one if n == 1 else many}"
+__all__ = ["count", "dutch_date", "render", "deadlines_ics", "Deadline"]
 
 
 @cache

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.authority import Actor, Role, refuse_outside, require_role, resolve_actor
-from veiligheid_flow.errors import DomainError, NotFound
+from veiligheid_flow.errors import DomainError, NotFound, Refused
 from veiligheid_flow.programme.models import Person, Programme, Theme, theme_share
 from veiligheid_flow.tasks.models import Task, TaskStatus
 
@@ -197,7 +197,7 @@ def check_actor(*, session: Session, task: Task, by: str | Actor, action: str) -
     own = {p.email: p.name for p in (task.owner, task.backup, task.responsible)}
     if actor.email not in own or not actor.has(Role.STAFF, code):
         names = ", ".join(f"{name} ({email})" for email, name in own.items())
-        raise DomainError(
+        raise Refused(
             f"Alleen de eigenaar, de achtervang of de waarnemer van taak {task.id} ({names}) "
             f"of de coördinator van gemeente {code} mag {action}; {actor.label} is dat niet."
         )

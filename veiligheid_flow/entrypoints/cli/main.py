@@ -16,6 +16,7 @@ from veiligheid_flow.entrypoints.cli import mail as cli_mail
 from veiligheid_flow.entrypoints.cli import ops as cli_ops
 from veiligheid_flow.entrypoints.cli import read as cli_read
 from veiligheid_flow.entrypoints.cli import rules as cli_rules
+from veiligheid_flow.entrypoints.cli import web as cli_web
 from veiligheid_flow.entrypoints.cli.support import (
     JsonOption,
     MunicipalityOption,
@@ -305,6 +306,7 @@ cli_rules.register(app)
 cli_mail.register(app)
 cli_ops.register(app)
 cli_read.register(app)
+cli_web.register(app)
 
 
 def main() -> None:
