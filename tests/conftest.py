@@ -59,7 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module in SYSTEM_MODULES:
+        if module in SYSTEM_MODULES or "web" in Path(str(item.fspath)).parent.parts[-1:]:
             item.add_marker(pytest.mark.system)
         elif module in INTEGRATION_MODULES or "backend" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)

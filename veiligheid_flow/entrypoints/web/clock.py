@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 
-@dataclass(frozen=True)
+@dataclass
 class WebClock:
     fixed: datetime | None = None
 
