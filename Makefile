@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (see README):
-#   make run    creates .venv, installs, shows this week's work, then runs the scheduler (serve)
+#   make run    creates .venv, installs, shows this week's work, then runs the web app and the
+#               scheduler together and prints the URL (make run NOW=2023-10-02T09:00: a fixed clock)
 #   make test   creates .venv, installs with the test extras, runs ruff and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: install
 	$(BIN)/veiligheid start $(if $(NOW),--now $(NOW))
-	$(BIN)/veiligheid serve
+	$(BIN)/veiligheid web --planner $(if $(NOW),--now $(NOW)) $(if $(PORT),--port $(PORT))
 
 test: install
 	$(BIN)/ruff check .

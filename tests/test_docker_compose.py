@@ -40,7 +40,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 PREFECT_YAML = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-APP_SERVICES = ("app", "worker")  # built from the Dockerfile
+APP_SERVICES = ("app", "worker", "web")  # built from the Dockerfile
 MAILPIT_SMTP_CRASH_FIX = Version("1.34.0")  # GHSA-v887-64wg-qqc9
 # "${POSTGRES_PASSWORD:?message}": Compose refuses to start when the variable is unset or empty.
 PASSWORD_REF = re.compile(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}")
@@ -130,6 +130,8 @@ def env_file(tmp_path_factory: pytest.TempPathFactory, password: str) -> Path:
     lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
     filled = [f"POSTGRES_PASSWORD={password}" if ln.startswith("POSTGRES_PASSWORD=") else ln
               for ln in lines]
+    key = "VEILIGHEID_WEB_SECRET="
+    filled = [f"{key}{password}{password}" if ln.startswith(key) else ln for ln in filled]
     assert filled != lines, ".env.example has no POSTGRES_PASSWORD= line"
     path = tmp_path_factory.mktemp("compose") / ".env"
     path.write_text("\n".join(filled) + "\n", encoding="utf-8")
@@ -163,14 +165,23 @@ def test_compose_refuses_the_file_without_a_password(compose_bin, tmp_path, case
     )
     result = _config(compose_bin, env_file, "--quiet")
     assert result.returncode != 0
-    assert "POSTGRES_PASSWORD" in result.stderr
+    # Compose names the first unset one it meets: the password or the web app's key.
+    assert "POSTGRES_PASSWORD" in result.stderr or "VEILIGHEID_WEB_SECRET" in result.stderr
+
+
+def test_compose_refuses_the_file_without_the_web_key(compose_bin, env_file, tmp_path):
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    unset = [ln for ln in lines if not ln.startswith("VEILIGHEID_WEB_SECRET=")]
+    (tmp_path / ".env").write_text("\n".join(unset) + "\n", encoding="utf-8")
+    result = _config(compose_bin, tmp_path / ".env", "--quiet")
+    assert result.returncode != 0 and "VEILIGHEID_WEB_SECRET" in result.stderr
 
 
 # --- services and images ----------------------------------------------------------------------
 
 
-def test_the_five_services_exist():
-    assert set(SERVICES) == {"db", "prefect", "worker", "mail", "app"}
+def test_the_six_services_exist():
+    assert set(SERVICES) == {"db", "prefect", "worker", "mail", "app", "web"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -222,7 +233,12 @@ def test_every_published_port_is_bound_to_loopback(resolved):
             assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
             published[(name, port["target"])] = int(port["published"])
     # db publishes nothing: no clash with a PostgreSQL on the host, `docker compose exec db psql`
-    assert published == {("prefect", 4200): 4200, ("mail", 8025): 8025, ("mail", 1025): 1025}
+    assert published == {
+        ("prefect", 4200): 4200,
+        ("mail", 8025): 8025,
+        ("mail", 1025): 1025,
+        ("web", 8000): 8000,
+    }
 
 
 def test_no_service_can_gain_privileges(resolved):
@@ -269,6 +285,7 @@ def test_every_variable_the_compose_file_reads_is_in_env_example():
 
 def test_env_example_leaves_the_password_to_fill_in():
     assert dotenv_values(ENV_EXAMPLE)["POSTGRES_PASSWORD"] in ("", None)
+    assert dotenv_values(ENV_EXAMPLE)["VEILIGHEID_WEB_SECRET"] in ("", None)
 
 
 def test_the_env_file_stays_out_of_git_and_the_image():
@@ -294,6 +311,7 @@ def test_the_env_file_stays_out_of_git_and_the_image():
         ("prefect", "http://127.0.0.1:4200/api/health"),
         ("mail", "readyz"),
         ("worker", "/health"),
+        ("web", "/aanmelden"),
     ],
 )
 def test_health_checks(service, probe):

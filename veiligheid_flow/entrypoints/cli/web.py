@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from veiligheid_flow.app import commands
 from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.app.views import SYSTEM
 from veiligheid_flow.entrypoints.cli.support import NowOption, app_context, console, now_from
+from veiligheid_flow.errors import DomainError
 
 
 def web(
@@ -31,8 +33,11 @@ def web(
 
     fixed = now_from(now) if now else None
     clock = WebClock(fixed)
+    _check_free(host, port)
     with app_context() as ctx:
         url = ctx.settings.web_url or f"http://{host}:{port}"
+        if not ctx.settings.web_url:  # links in mail (sign-in, tasks) point here
+            ctx.settings = ctx.settings.model_copy(update={"web_url": url})
         scheduler = None
         if planner:
             commands.load(ctx, ctx.settings.programme, by=SYSTEM, now=clock.now())
@@ -51,6 +56,19 @@ def web(
         finally:
             if scheduler is not None:
                 threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}).start()
+
+
+def _check_free(host: str, port: int) -> None:
+    """One Dutch line instead of uvicorn's English error when the port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DomainError(
+                f"poort {port} op {host} is niet beschikbaar ({exc.strerror or exc}); "
+                "kies een andere met --port"
+            ) from None
 
 
 def register(app: typer.Typer) -> None:
