@@ -207,7 +207,7 @@ def task_detail(app: App, *, now: datetime, task_id: int, actor: Actor | None = 
     """Every field of a task at `now`, its reasons, pause periods and audit history."""
     with read_only(app) as session:
         last_stored = session.scalar(select(func.max(AuditEntry.id))) or 0
-    explanation = explain(app, task_id, now=now, actor=actor)
+    explanation = explain(app, task_id, now=now, actor=actor, rank=False)
     with view_at(app, now=now) as session:
         task = task_service.get_task(session=session, task_id=task_id)
         names = Names(session)

@@ -117,8 +117,11 @@ def check_task_seen(session: Session, actor: Actor | None, task_id: int) -> None
         refuse_unseen(actor, _municipalities_of(session, task_id), f"taak {task_id}")
 
 
-def explain(app: App, task_id: int, *, now: datetime, actor: Actor | None = None) -> dict[str, Any]:
-    """Why a task has its rank, status, responsible person and due date — at `now`."""
+def explain(
+    app: App, task_id: int, *, now: datetime, actor: Actor | None = None, rank: bool = True
+) -> dict[str, Any]:
+    """Why a task has its rank, status, responsible person and due date — at `now`. Without
+    `rank` the task's place in all open work is not computed (it lists every task)."""
     book = app.rulebook()
     with view_at(app, now=now) as session:
         check_task_seen(session, actor, task_id)
@@ -126,7 +129,7 @@ def explain(app: App, task_id: int, *, now: datetime, actor: Actor | None = None
         snaps = rules_service.Snapshots(session, select(Task.id).where(Task.id == task.id))
         world = rules_service.build_world(session, now, snaps.calendar(task.programme_id))
         decision = rules_service.decision_json(decide(snaps.of(task), world, book))
-        order = [t.id for t in task_service.list_tasks(session=session)]
+        order = [t.id for t in task_service.list_tasks(session=session)] if rank else []
         return {
             "task": task_dict(task, order.index(task.id) + 1 if task.id in order else None),
             "steps": decision["steps"],
