@@ -51,10 +51,14 @@ class Settings(BaseSettings):
     action_link_hours: int = Field(
         default=72, ge=1, le=24 * 14, description="How long a 'Gereed melden' link in mail works."
     )
+    # OpenID Connect (Entra ID, Keycloak): metadata from {issuer}/.well-known/openid-configuration
     oidc_issuer: str | None = Field(default=None, description="OpenID Connect issuer URL")
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_label: str = Field(default="Aanmelden met je organisatieaccount")
+    oidc_scopes: str = Field(
+        default="openid email profile", description="The ID token must carry `email`."
+    )
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -97,6 +101,25 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
             raise ValueError("VEILIGHEID_WEB_URL moet beginnen met http:// of https://")
         return value.rstrip("/")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+            raise ValueError("VEILIGHEID_OIDC_ISSUER moet beginnen met http:// of https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError(
+                "VEILIGHEID_OIDC_ISSUER vraagt ook VEILIGHEID_OIDC_CLIENT_ID en _OIDC_CLIENT_SECRET"
+            )
+        if self.oidc_issuer and "openid" not in self.oidc_scopes.split():
+            raise ValueError("VEILIGHEID_OIDC_SCOPES moet 'openid' bevatten")
+        return self
 
     @model_validator(mode="after")
     def _dkim_complete(self) -> Settings:
