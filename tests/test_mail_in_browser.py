@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import select
 
 from tests.conftest import EXAMPLE, at
-from veiligheid_flow.app import commands
+from veiligheid_flow.app import access, commands
 from veiligheid_flow.app.jobs import run_due
 from veiligheid_flow.authority import SYSTEM
 from veiligheid_flow.bootstrap import App
@@ -22,7 +22,8 @@ from veiligheid_flow.mail.models import OutboxMessage
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KINDS = {
-    "summary", "reminder", "overdue", "escalation", "council", "council_risk", "digest", "crisis"
+    "summary", "reminder", "overdue", "escalation", "council", "council_risk", "digest", "crisis",
+    "sign_in",
 }
 WIDTHS = (390, 800)
 
@@ -47,6 +48,8 @@ def sample_messages(app: App) -> dict[str, OutboxMessage]:
             commands.end_crisis(app, crisis.subject_id, by="BM", now=at("2023-10-13T17:00"))
         run_due(app, now=at(f"{day}T08:05"))
         day += timedelta(days=1)
+    morning = at(f"{day}T09:00")
+    access.request_sign_in(app, "a.devries@example.nl", client_ip="127.0.0.1", now=morning)
     found: dict[str, OutboxMessage] = {}
     with app.sessions() as session:
         for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)):
