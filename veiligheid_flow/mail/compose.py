@@ -16,6 +16,7 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from veiligheid_flow import limits
+from veiligheid_flow.access import service as access
 from veiligheid_flow.audit import service as audit
 from veiligheid_flow.clock import LOCAL_TZ, local_date
 from veiligheid_flow.crisis.models import Absence, Crisis
@@ -121,9 +122,9 @@ class _Ctx:
         """`emails` without those absent today: an absent person is not copied."""
         return tuple(sorted(set(emails) - set(self.absent_until)))
 
-    def task_row(self, task: Task) -> dict[str, Any]:
+    def task_row(self, task: Task, recipient: str | None = None) -> dict[str, Any]:
         """A task as a message shows it; when someone stands in for the owner: for whom, why
-        and until when."""
+        and until when. With `recipient`: their signed 'Gereed melden' link (`done_url`)."""
         row = task_dict(task) | {
             "theme_name": task.theme.name,
             "owner_name": task.owner.name,
@@ -137,6 +138,8 @@ class _Ctx:
             until = self.absent_until.get(task.owner.email)
             why = f"afwezig t/m {until:%d-%m-%Y}" if until else "overgedragen aan de achtervang"
             row["standing_in"] = {"for": task.owner.name, "why": why}
+        if recipient is not None:
+            row["done_url"] = self.site.done_url(task.id, recipient, self.now)
         return row
 
     def lead_day(self, deadline: date, working_days: int) -> date:
@@ -226,20 +229,38 @@ def _count(tasks: list[Any]) -> str:
 def reminders(
     session: Session, *, now: datetime, book: RuleBook, since: date, site: Site = SITE
 ) -> list[Draft]:
-    """One email per responsible person listing tasks whose lead day fell in (since, today]."""
+    """One email per responsible person listing tasks whose lead day fell in (since, today].
+    A person's own lead (Instellingen) replaces the rules' first (largest) lead; the rules'
+    later leads below it stay."""
     ctx = _Ctx(session, now, site)
-    due = {
-        d for n in book.settings.reminder_lead_working_days for d in ctx.days_with_lead_in(since, n)
+    rules = set(book.settings.reminder_lead_working_days)
+    later = rules - {max(rules, default=None)}
+    bounds = book.settings.reminder_personal_lead_working_days
+    leads_of = {
+        email: {lead} | {n for n in later if n < lead}
+        for email, p in access.preferences(session).items()
+        if p.lead_days is not None
+        for lead in [min(max(p.lead_days, bounds.min), bounds.max)]  # bounds may have moved
     }
+    days = {n: ctx.days_with_lead_in(since, n) for n in rules.union(*leads_of.values())}
+    standard = set().union(*(days[n] for n in rules))
+    due_for = {email: set().union(*(days[n] for n in leads)) for email, leads in leads_of.items()}
+    due = standard.union(*due_for.values())
     by_person: dict[str, list[Task]] = defaultdict(list)
     for task in _open_tasks(session, due_on=frozenset(due)):
+        email = task.responsible.email
         # After a missed run a lead day can lie behind a deadline that has passed: that task
         # is late (the overdue notice), not coming.
-        if not task.paused and task.due_date >= ctx.today and _running(task, ctx.today):
-            by_person[task.responsible.email].append(task)
+        if (
+            task.due_date in due_for.get(email, standard)
+            and not task.paused
+            and task.due_date >= ctx.today
+            and _running(task, ctx.today)
+        ):
+            by_person[email].append(task)
     drafts = []
     for email, tasks in sorted(by_person.items()):
-        rows = [ctx.task_row(t) for t in tasks]
+        rows = [ctx.task_row(t, email) for t in tasks]
         drafts.append(
             ctx.draft(
                 "reminder",
@@ -303,7 +324,9 @@ def overdue(
             cc=(copied := ctx.present({t.backup.email for t in tasks} - {email})),
             copied=[ctx.name(a) for a in copied],
             programmes=(t.programme for t in tasks),
-            tasks=[ctx.task_row(t) for t in tasks],
+            # A personal "Gereed melden" link would reach the copy too (and act in the
+            # owner's name): with a copy, the task page (sign-in) is the way.
+            tasks=[ctx.task_row(t, None if copied else email) for t in tasks],
         )
         for email, tasks in sorted(by_owner.items())
     ]
@@ -315,7 +338,7 @@ def overdue(
             subject=f"Escalatie: je bent nu verantwoordelijk voor {_count(tasks)}",
             heading="Escalatie naar achtervang",
             programmes=(t.programme for t in tasks),
-            tasks=[ctx.task_row(t) for t in tasks],
+            tasks=[ctx.task_row(t, email) for t in tasks],
         )
         for email, tasks in sorted(escalated.items())
     ]
@@ -993,12 +1016,16 @@ def _digest(
 def digests(
     session: Session, *, now: datetime, book: RuleBook, site: Site = SITE
 ) -> list[Draft]:
-    """One digest per portfolio holder (by email), over their portfolios in running programmes."""
+    """One digest per portfolio holder (by email), over their portfolios in running programmes;
+    not to a holder who switched it off (Instellingen)."""
     ctx = _Ctx(session, now, site)
     data = _digest_data(session, ctx.today, ctx.today + timedelta(weeks=DIGEST_WEEKS))
     escalations = book.escalation_rule_ids()
+    declined = {email for email, p in access.preferences(session).items() if p.digest is False}
     drafts = []
-    for _, holders in sorted(_current_holders(session, ctx.today).items()):
+    for email, holders in sorted(_current_holders(session, ctx.today).items()):
+        if email in declined:
+            continue
         themes = [t for h in holders for t in data.themes_of[h.id]]
         ended = _ended(themes, ctx.today)
         # After the end one last digest with the final state, then none.

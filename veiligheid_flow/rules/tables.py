@@ -109,11 +109,25 @@ class CrisisShift(_Strict):
     displaced_within_working_days: int = Field(default=10, ge=0, le=MAX_CRISIS_DAYS)
 
 
+class PersonalLead(_Strict):
+    """The range within which a person chooses their first reminder (Instellingen)."""
+
+    min: LeadDays = 1
+    max: LeadDays = 15
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PersonalLead:
+        if self.min > self.max:
+            raise ValueError("min mag niet groter zijn dan max")
+        return self
+
+
 class Settings(_Strict):
     kind: Literal["settings"]
     version: Version
     crisis_shift: CrisisShift = CrisisShift()
     reminder_lead_working_days: list[LeadDays] = Field(default=[10, 2, 0], max_length=10)
+    reminder_personal_lead_working_days: PersonalLead = PersonalLead()
     council_alert_lead_working_days: list[LeadDays] = Field(default=[15, 5], max_length=10)
     overdue_repeat_every_working_days: int = Field(default=5, ge=1, le=MAX_LEAD_DAYS)
     default_crisis_days: int = Field(
