@@ -70,13 +70,18 @@ class Live:
                 found.append(message)
         return found
 
-    def sign_in_link(self, address: str, *, wait: float = 5.0) -> str:
-        """The path of the newest sign-in link mailed to `address`."""
+    def sign_in_links(self, address: str) -> list[str]:
+        """The paths of the sign-in links mailed to `address`, oldest first."""
+        return [_link(m) for m in self.mails_to(address) if "aanmeldlink" in str(m["Subject"])]
+
+    def sign_in_link(self, address: str, *, seen: set[str] | None = None, wait: float = 5.0) -> str:
+        """The path of the newest sign-in link mailed to `address`; with `seen`, wait for one
+        that is not among them (the mail of the request just made)."""
         deadline = time.monotonic() + wait
         while True:
-            links = [_link(m) for m in self.mails_to(address) if "aanmeldlink" in str(m["Subject"])]
+            links = [link for link in self.sign_in_links(address) if link not in (seen or set())]
             if links or time.monotonic() > deadline:
-                assert links, f"no sign-in mail for {address}"
+                assert links, f"no (new) sign-in mail for {address}"
                 return links[-1]
             time.sleep(0.1)
 
@@ -99,10 +104,11 @@ def csrf_of(html: str) -> str:
 def sign_in(live: Live, client: httpx.Client, address: str) -> None:
     """Sign `client` in as `address` the way a person does: ask for a link, open the mail,
     open the link, press the button."""
+    seen = set(live.sign_in_links(address))
     form = client.get("/aanmelden")
     answer = client.post("/aanmelden", data={"csrf": csrf_of(form.text), "email": address})
     assert answer.status_code == 200, answer.text
-    link = live.sign_in_link(address)
+    link = live.sign_in_link(address, seen=seen)
     confirm = client.get(link)
     assert confirm.status_code == 200, confirm.text
     done = client.post(link, data={"csrf": csrf_of(confirm.text)})
