@@ -32,7 +32,9 @@ from veiligheid_flow.authority import (
     resolve_actor,
 )
 from veiligheid_flow.bootstrap import App
+from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
+from veiligheid_flow.crisis.models import TaskPause
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.mail import compose
@@ -189,6 +191,8 @@ def _with_rules(  # type: ignore[no-untyped-def]
             *(rules_service.Change(*c) for done in bulk for c in done.changes),
             *report.changes,
         ]
+        if crisis_event and crisis_event.startswith("update") and subject is not None:
+            changes = _merged(changes, _late_when_paused(session, book, subject.id, now))
         subject_id = subject.id if subject is not None else 0
         municipalities: tuple[str, ...] = ()
         titles: dict[str, tuple[str, ...]] = {}
@@ -218,6 +222,46 @@ def _with_rules(  # type: ignore[no-untyped-def]
         municipalities=municipalities,
         titles=titles,
     )
+
+
+def _late_when_paused(
+    session: Session, book: Any, crisis_id: int, now: datetime
+) -> list[rules_service.Change]:
+    """After an update widened a crisis: the work it paused today that was already due is
+    decided once more, now that its pause (and so `task.late_before_crisis`) is stored."""
+    today = local_date(now)
+    late = (
+        select(TaskPause.task_id)
+        .join(Task, Task.id == TaskPause.task_id)
+        .where(
+            TaskPause.crisis_id == crisis_id,
+            TaskPause.until.is_(None),
+            TaskPause.since == today,
+            Task.due_date < today,
+        )
+    )
+    scope = rules_service.Scope(where=(Task.id.in_(late),))
+    return rules_service.evaluate(session=session, now=now, book=book, scope=scope).changes
+
+
+def _merged(
+    first: list[rules_service.Change], then: list[rules_service.Change]
+) -> list[rules_service.Change]:
+    """One change per task: the first `before`, the later values over the earlier."""
+    found = {c.task_id: c for c in first}
+    order = [c.task_id for c in first]
+    for change in then:
+        if change.task_id in found:
+            old = found[change.task_id]
+            rule_ids = list(dict.fromkeys([*(old.rule_ids or []), *(change.rule_ids or [])]))
+            before = {**change.before, **old.before}
+            found[change.task_id] = rules_service.Change(
+                change.task_id, before, {**old.after, **change.after}, rule_ids
+            )
+        else:
+            found[change.task_id] = change
+            order.append(change.task_id)
+    return [found[i] for i in order]
 
 
 def _crisis_action(run, bulk=None):  # type: ignore[no-untyped-def]

@@ -821,7 +821,10 @@ class _DigestData:
 
 def _digest_data(session: Session, today: date, horizon: date) -> _DigestData:
     open_ = Task.status.in_([TaskStatus.OPEN, TaskStatus.IN_PROGRESS])
-    late = and_(open_, Task.paused.is_(False), Task.due_date < today)
+    # Late: past due and not paused, or paused but late already before the crisis (the
+    # rules keep its 'overdue' signal: SIGNAAL-TE-LAAT-VOOR-CRISIS).
+    kept_late = cast(Task.flags, String).like('%"overdue"%')
+    late = and_(open_, Task.due_date < today, or_(Task.paused.is_(False), kept_late))
     rows = session.execute(
         select(
             Task.theme_id,

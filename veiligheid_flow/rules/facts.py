@@ -184,9 +184,10 @@ _ALL: list[Fact] = [
         "task.late_before_crisis",
         "bool",
         "de taak was al te laat vóór de crisis die haar raakt (dat blijft zichtbaar)",
-        # due before the crisis began (so late already then): changes only when a crisis
-        # begins or ends, or the due date moves, never by the passing of days
-        lambda s: any(s.due < c.start for c in s.touching),
+        # due before the crisis began to pause it (its declaration, or the update that
+        # widened it to the task): changes only at crisis events or when the due date moves,
+        # never by the passing of days
+        lambda s: any(s.due < s.task.pause_began(c) for c in s.touching),
         windows=("crisis",),
     ),
     Fact(
@@ -346,6 +347,13 @@ class TaskSnapshot:
     municipality: str = ""  # code of the programme's municipality
     # (crisis id, first day, last day) of ended crises that paused this task
     ended_pauses: tuple[tuple[int, date, date], ...] = ()
+    # (crisis id, first day) of the pauses still open
+    open_pauses: tuple[tuple[int, date], ...] = ()
+
+    def pause_began(self, crisis: CrisisFacts) -> date:
+        """When `crisis` began to pause this task: its open pause's first day, else the
+        crisis's own first day."""
+        return next((day for cid, day in self.open_pauses if cid == crisis.id), crisis.start)
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,13 @@ class Snapshots:
                     if p.until is not None
                 )
             ),
+            open_pauses=tuple(
+                sorted(
+                    (p.crisis_id, p.since)
+                    for p in self.pauses.get(task.id, ())
+                    if p.until is None
+                )
+            ),
         )
 
 

@@ -135,13 +135,19 @@ def fast_path(book: RuleBook) -> bool:
     return True
 
 
-def _plain(crisis: Crisis, *, paused: bool = False) -> ColumnElement[bool]:
+def _plain(
+    crisis: Crisis, *, paused: bool = False, today: date | None = None
+) -> ColumnElement[bool]:
     """Open tasks whose decision a crisis changes only by pausing (or, `paused`, resuming)
-    them (see the module)."""
+    them (see the module). Pausing from `today`: only work not yet due, so that
+    `task.late_before_crisis` (due before the pause began) stays false for it, also on a
+    weekend, when a task due on Friday carries no 'te laat' signal yet."""
     facts = crisis_facts(crisis)
     staff = facts.staff_ids()
     on_duty = [Task.owner_id.not_in(staff), Task.backup_id.not_in(staff)] if facts.staff else []
+    not_due = [Task.due_date >= today] if today is not None else []
     return and_(
+        *not_due,
         Task.status.in_(OPEN),
         Task.paused.is_(paused),
         not_(NEVER_PAUSED.sql()),
@@ -176,7 +182,7 @@ def pause(session: Session, crisis: Crisis, book: RuleBook, now: datetime) -> Bu
     plan = pause_plan(book) or []
     today = local_date(now)
     shift = book.settings.crisis_shift
-    plain = and_(_plain(crisis), or_(*crisis_facts(crisis).touching()))
+    plain = and_(_plain(crisis, today=today), or_(*crisis_facts(crisis).touching()))
     changes, audit = [], []
     for rule, condition in plan:
         chosen = select(Task.id).where(plain, condition)
