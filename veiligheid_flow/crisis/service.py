@@ -239,7 +239,10 @@ def add_absence(
         raise DomainError("de einddatum van de afwezigheid ligt vóór de begindatum")
     actor = resolve_actor(session, by)
     email = resolve_person(session, person)
-    require_shares(actor, resolve_actor(session, email), Role.COORDINATOR, "afwezigheid vastleggen")
+    if actor.email != email:  # one's own absence needs no coordinator
+        require_shares(
+            actor, resolve_actor(session, email), Role.COORDINATOR, "afwezigheid vastleggen"
+        )
     absence = Absence(
         email=email,
         start=start,
@@ -271,7 +274,8 @@ def cancel_absence(
         raise NotFound(f"afwezigheid {absence_id} bestaat niet (meer)")
     actor = resolve_actor(session, by)
     absent = resolve_actor(session, absence.email)
-    require_shares(actor, absent, Role.COORDINATOR, "afwezigheid intrekken")
+    if actor.email != absence.email:
+        require_shares(actor, absent, Role.COORDINATOR, "afwezigheid intrekken")
     absence.cancelled = True
     audit.record(
         session=session,
