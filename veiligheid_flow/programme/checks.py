@@ -114,14 +114,15 @@ def _references(
                 yield (*base, "holders", k), f"onbekende portefeuillehouder '{holder}'"
             elif holder in theme.holders[:k]:
                 yield (*base, "holders", k), f"portefeuillehouder '{holder}' staat er twee keer"
-        seen_budget: set[tuple[int, str]] = set()
-        for k, line in enumerate(theme.budget):
-            if (line.year, line.description) in seen_budget:
-                yield (
-                    (*base, "budget", k),
-                    (f"begrotingsregel {line.year} '{line.description}' staat er twee keer"),
-                )
-            seen_budget.add((line.year, line.description))
+        for key, what in (("budget", "begrotingsregel"), ("realised", "realisatieregel")):
+            seen_budget: set[tuple[int, str]] = set()
+            for k, line in enumerate(getattr(theme, key)):
+                if (line.year, line.description) in seen_budget:
+                    yield (
+                        (*base, key, k),
+                        (f"{what} {line.year} '{line.description}' staat er twee keer"),
+                    )
+                seen_budget.add((line.year, line.description))
         for j, act in activities:
             path: PathParts = (*base, "activities", j)
             yield from person((*path, "owner"), act.owner)
@@ -167,6 +168,16 @@ def _dates(doc: IndexedProgramme) -> Iterator[Finding]:
             yield (*path, "council_date"), f"geen raadsvergadering op {item.council_date}"
     if period is None:
         return
+    for i, theme, _ in doc.themes:
+        for k, line in enumerate(theme.realised):
+            if not period.start.year <= line.year <= period.end.year:
+                yield (
+                    ("themes", i, "realised", k, "year"),
+                    (
+                        f"jaar {line.year} valt buiten de programmaperiode "
+                        f"{period.start.year}–{period.end.year}"
+                    ),
+                )
     for i, _, activities in doc.themes:
         for j, act in activities:
             if act.due and not period.start <= act.due <= period.end:

@@ -46,6 +46,8 @@ class Programme(Base):
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # {"coordinators": [person keys], "crisis_delegates": [person keys]} from the file's `roles`.
     roles: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # The file's `council_import` (column mapping for `termijnagenda importeer`), or None.
+    council_import: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     themes: Mapped[list[Theme]] = relationship(back_populates="programme", order_by="Theme.id")
 
@@ -132,6 +134,28 @@ class BudgetLine(Base):
     description: Mapped[str] = mapped_column(String(limits.TEXT))
 
 
+REALISED_FROM_FILE, REALISED_BOOKED = "programma", "boeking"  # BudgetRealised.source
+
+
+class BudgetRealised(Base):
+    """Money spent on a theme in a year: a `realised:` line of the programme file (source
+    "programma") or a booking with `veiligheid budget boek` (source "boeking"). Rows are
+    never deleted, so the state at any past moment can be read back: a file line that leaves
+    the file gets `removed_at`; a booking is corrected with a negative booking."""
+
+    __tablename__ = "budget_realised"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_id: Mapped[int] = mapped_column(ForeignKey("theme.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    description: Mapped[str] = mapped_column(String(limits.TEXT))
+    source: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(limits.EMAIL))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class CouncilMeeting(Base):
     __tablename__ = "council_meeting"
     __table_args__ = (UniqueConstraint("programme_id", "body", "date"),)
@@ -140,6 +164,9 @@ class CouncilMeeting(Base):
     programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id"), index=True)
     body: Mapped[str] = mapped_column(String(limits.TEXT))
     date: Mapped[date] = mapped_column(Date)
+
+
+FROM_FILE, IMPORTED = "programma", "import"  # CouncilItem.source
 
 
 class CouncilItem(Base):
@@ -157,6 +184,10 @@ class CouncilItem(Base):
     council_date: Mapped[date | None] = mapped_column(Date)
     submission_deadline: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who wrote the item last: "programma" (the file) or "import" (`termijnagenda importeer`).
+    source: Mapped[str] = mapped_column(String(20), default=FROM_FILE, server_default=FROM_FILE)
+    # The item as the programme file last gave it (sha256), to tell a file edit from a reload.
+    file_digest: Mapped[str | None] = mapped_column(String(64))
 
     holder: Mapped[PortfolioHolder] = relationship()
     programme: Mapped[Programme] = relationship()

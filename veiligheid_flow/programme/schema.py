@@ -195,6 +195,8 @@ class ThemeSpec(Strict):
     backup: Key
     partners: list[Title] = []
     budget: list[BudgetLineSpec] = []
+    # What was spent, per year (`veiligheid budget boek` adds bookings beside these lines).
+    realised: list[BudgetLineSpec] = []
     activities: list[ActivitySpec] = []
 
 
@@ -213,6 +215,51 @@ class CouncilItemSpec(Strict):
     council_date: Day | None = None
     submission_deadline: Day | None = None
     submission_working_days: int | None = Field(default=None, ge=0, le=60)
+
+
+# The council item fields an import column can fill: Dutch name (as on the command line)
+# → field. The programme file's field names themselves are accepted as well.
+IMPORT_FIELDS: dict[str, str] = {
+    "code": "code",
+    "onderwerp": "subject",
+    "soort": "type",
+    "portefeuillehouder": "holder",
+    "commissie": "committee",
+    "commissiedatum": "committee_date",
+    "raadsdatum": "council_date",
+    "aanleverdatum": "submission_deadline",
+    "aanleverwerkdagen": "submission_working_days",
+}
+
+
+def import_field(name: str) -> str:
+    """The council item field an import mapping key names (Dutch or the file's own name)."""
+    key = name.strip().lower()
+    if key in IMPORT_FIELDS:
+        return IMPORT_FIELDS[key]
+    if key in IMPORT_FIELDS.values():
+        return key
+    known = ", ".join(IMPORT_FIELDS)
+    raise ValueError(f"onbekend veld '{name}' in de kolomindeling (bekend: {known})")
+
+
+def _import_columns(columns: dict[str, str]) -> dict[str, str]:
+    fields = [import_field(name) for name in columns]
+    twice = {f for f in fields if fields.count(f) > 1}
+    if twice:
+        raise ValueError(f"veld {', '.join(sorted(twice))} staat er meer dan eens")
+    return columns
+
+
+class CouncilImportSpec(Strict):
+    """How `veiligheid termijnagenda importeer` reads the council system's export: which
+    column holds which field (e.g. `onderwerp: Titel`); unnamed fields keep the default."""
+
+    columns: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=40)], Title],
+        Field(max_length=len(IMPORT_FIELDS)),
+        AfterValidator(_import_columns),
+    ] = {}
 
 
 class SharedThemeSpec(Strict):
@@ -259,6 +306,7 @@ class ProgrammeFile(Strict):
     portfolio_holders: list[HolderSpec] = Field(min_length=1)
     council_meetings: list[CouncilMeetingSpec] = []
     council_items: list[CouncilItemSpec] = []
+    council_import: CouncilImportSpec | None = None
     themes: list[ThemeSpec] = Field(min_length=1)
     shared_themes: list[SharedThemeSpec] = []
     roles: RolesSpec = RolesSpec()

@@ -7,6 +7,8 @@ a task that is done, cancelled or already past its due date. Does not commit.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,8 +24,12 @@ from veiligheid_flow.errors import DomainError
 from veiligheid_flow.programme.expand import occurrences
 from veiligheid_flow.programme.loader import LoadedProgramme
 from veiligheid_flow.programme.models import (
+    FROM_FILE,
+    IMPORTED,
+    REALISED_FROM_FILE,
     Activity,
     BudgetLine,
+    BudgetRealised,
     CouncilItem,
     CouncilMeeting,
     Person,
@@ -121,6 +127,7 @@ def load_programme(
             "submission_working_days": spec.defaults.submission_working_days,
             "digest": loaded.digest,
             "roles": spec.roles.model_dump(),
+            "council_import": spec.council_import.model_dump() if spec.council_import else None,
         }
         # The path a file was read from is recorded, but it is no change of the programme.
         | ({"loaded_at": now, "source_file": loaded.source} if existing is None else {}),
@@ -282,6 +289,32 @@ def submission_deadline(item: CouncilItemSpec, calendar: WorkCalendar, default_d
     return calendar.add_working_days(calendar.on_or_before(item.committee_date), -days)
 
 
+def council_item_values(
+    programme: Programme,
+    item: CouncilItemSpec,
+    holder: PortfolioHolder,
+    calendar: WorkCalendar,
+    default_days: int,
+) -> dict[str, Any]:
+    """A council item's row values, the same for the programme file and the import."""
+    return {
+        "programme_id": programme.id,
+        "code": item.code,
+        "subject": item.subject,
+        "type": item.type,
+        "holder_id": holder.id,
+        "committee": item.committee,
+        "committee_date": item.committee_date,
+        "council_date": item.council_date,
+        "submission_deadline": submission_deadline(item, calendar, default_days),
+        "active": True,
+    }
+
+
+def _digest(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _sync_council_items(
     ctx: _Ctx,
     programme: Programme,
@@ -290,29 +323,25 @@ def _sync_council_items(
     calendar: WorkCalendar,
     default_days: int,
 ) -> dict[str, CouncilItem]:
+    """The file's termijnagenda. An item belongs to whoever wrote it last: one the import
+    (`termijnagenda importeer`) changed after the file keeps the imported values until the
+    file itself changes that item (`file_digest`: the item as the file gave it last); items
+    only the import brought are never dropped by a reload."""
     current = _by_key(ctx.session, CouncilItem, programme, "code")
-    result = {
-        c.code: ctx.upsert(
-            CouncilItem,
-            current.get(c.code),
-            {
-                "programme_id": programme.id,
-                "code": c.code,
-                "subject": c.subject,
-                "type": c.type,
-                "holder_id": holders[c.holder].id,
-                "committee": c.committee,
-                "committee_date": c.committee_date,
-                "council_date": c.council_date,
-                "submission_deadline": submission_deadline(c, calendar, default_days),
-                "active": True,
-            },
-            "council_item",
-        )
-        for c in specs
-    }
+    result: dict[str, CouncilItem] = {}
+    for c in specs:
+        values = council_item_values(programme, c, holders[c.holder], calendar, default_days)
+        digest = _digest(values)
+        row = current.get(c.code)
+        if row is not None and row.source == IMPORTED and row.file_digest == digest:
+            result[c.code] = row  # the import wrote it after this file did: it stands
+            continue
+        row = ctx.upsert(CouncilItem, row, values | {"source": FROM_FILE}, "council_item")
+        row.file_digest = digest  # bookkeeping, no change of the item: not audited
+        result[c.code] = row
     for code in current.keys() - result.keys():
-        ctx.upsert(CouncilItem, current[code], {"active": False}, "council_item")
+        if current[code].source == FROM_FILE:
+            ctx.upsert(CouncilItem, current[code], {"active": False}, "council_item")
     return result
 
 
@@ -362,6 +391,7 @@ def _sync_themes(
                 {"holders": sorted(t.holders)},
             )
         _sync_budget(ctx, theme, t.budget)
+        _sync_realised(ctx, theme, t.realised)
         for a in t.activities:
             owner = people[a.owner or t.owner]
             backup = people[a.backup or t.backup]
@@ -464,6 +494,46 @@ def _sync_budget(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
         theme.budget_lines = [BudgetLine(year=y, amount=a, description=d) for y, a, d in wanted]
         ctx.report.counts["theme.budget"] += 1
         ctx.audit("theme.budget", "theme", theme.id, {"budget": current}, {"budget": wanted})
+
+
+def _sync_realised(ctx: _Ctx, theme: Theme, lines: list[Any]) -> None:
+    """The file's `realised:` lines: new ones added, vanished ones marked removed (never
+    deleted, so a past moment still reads them); bookings made with the command are kept."""
+    current = {
+        (r.year, r.amount, r.description): r
+        for r in ctx.session.scalars(
+            select(BudgetRealised).where(
+                BudgetRealised.theme_id == theme.id,
+                BudgetRealised.source == REALISED_FROM_FILE,
+                BudgetRealised.removed_at.is_(None),
+            )
+        )
+    }
+    wanted = {(b.year, b.amount, b.description) for b in lines}
+    if wanted == current.keys():
+        return
+    for key in current.keys() - wanted:
+        current[key].removed_at = ctx.now
+    for year, amount, description in sorted(wanted - current.keys()):
+        ctx.session.add(
+            BudgetRealised(
+                theme_id=theme.id,
+                year=year,
+                amount=amount,
+                description=description,
+                source=REALISED_FROM_FILE,
+                recorded_at=ctx.now,
+                recorded_by=ctx.actor,
+            )
+        )
+    ctx.report.counts["theme.realised"] += 1
+    ctx.audit(
+        "theme.realised",
+        "theme",
+        theme.id,
+        {"realised": sorted(current)},
+        {"realised": sorted(wanted)},
+    )
 
 
 def _sync_tasks(
