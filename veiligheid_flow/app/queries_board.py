@@ -28,6 +28,7 @@ from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date, local_datetime
 from veiligheid_flow.crisis.models import Crisis, PriorityOverride, TaskPause
 from veiligheid_flow.errors import NotFound, Refused
+from veiligheid_flow.programme.budget import realised_by_theme
 from veiligheid_flow.programme.models import (
     BudgetLine,
     CouncilItem,
@@ -179,11 +180,19 @@ class Board:
     pauses: tuple[CrisisPause, ...]
     council: tuple[CouncilLine, ...]
     budget: tuple[BudgetItem, ...]
+    realised: tuple[tuple[str, Decimal], ...]  # (theme name, realised this year so far)
     overrides: tuple[OverrideLine, ...]
 
     @property
     def budget_total(self) -> str:
         return euros(sum((b.amount for b in self.budget), Decimal(0)))
+
+    @property
+    def realised_total(self) -> str:
+        return euros(sum((amount for _, amount in self.realised), Decimal(0)))
+
+    def realised_euros(self, theme: str) -> str:
+        return euros(sum((a for name, a in self.realised if name == theme), Decimal(0)))
 
 
 def _holder_rows(session: Session, actor: Actor, today: date) -> list[PortfolioHolder]:
@@ -338,6 +347,14 @@ def board(app: App, *, now: datetime, actor: Actor) -> Board:
             pauses=tuple(pauses),
             council=tuple(_council(session, holder_ids, ids, today)),
             budget=tuple(_budget(session, ids, names, today.year)),
+            realised=tuple(
+                sorted(
+                    (names[theme_id], amount)
+                    for theme_id, amount in realised_by_theme(
+                        session, ids, today.year, now
+                    ).items()
+                )
+            ),
             overrides=tuple(_overrides(session, ids)),
         )
 

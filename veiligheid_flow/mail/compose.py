@@ -24,6 +24,7 @@ from veiligheid_flow.mail.headers import one_line
 from veiligheid_flow.mail.models import OutboxMessage, OutboxStatus
 from veiligheid_flow.mail.render import Deadline, count, deadlines_ics, dutch_date, render
 from veiligheid_flow.mail.site import Site, calendar_description, calendar_uid
+from veiligheid_flow.programme.budget import realised_by_theme
 from veiligheid_flow.programme.models import (
     CouncilItem,
     Person,
@@ -962,11 +963,22 @@ def _digest(
             "theme": t.name,
             "year": b.year,
             "description": b.description,
-            "amount": f"{b.amount:,.0f}".replace(",", "."),
+            "amount": _euro(b.amount),
         }
         for t in sorted(themes, key=lambda t: (t.name, t.id))
         for b in t.budget_lines
         if b.year == ctx.today.year
+    ]
+    realised = realised_by_theme(ctx.session, [t.id for t in themes], ctx.today.year, ctx.now)
+    budget_totals = [
+        {
+            "theme": t.name,
+            "year": ctx.today.year,
+            "planned": _euro(sum(b.amount for b in lines)),
+            "realised": _euro(realised.get(t.id, 0)),
+        }
+        for t in sorted(themes, key=lambda t: (t.name, t.id))
+        if (lines := [b for b in t.budget_lines if b.year == ctx.today.year]) or t.id in realised
     ]
     week = ctx.today.isocalendar()
     attention = (
@@ -1011,9 +1023,15 @@ def _digest(
         themes=progress,
         council_items=council,
         budget=budget,
+        budget_totals=budget_totals,
         summary=summary,
         crises=crises,
     )
+
+
+def _euro(amount: Any) -> str:
+    """An amount as Dutch readers write it, whole euros: 45.000."""
+    return f"{amount:,.0f}".replace(",", ".")
 
 
 def digests(
