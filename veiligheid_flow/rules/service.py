@@ -83,19 +83,50 @@ def build_world(session: Session, now: datetime, calendar: WorkCalendar) -> Worl
     )
 
 
+REFERENCE_IDS = 5000  # more ids than this: read the whole reference table instead
+FEW = 2000  # an evaluation of at most this many tasks reads only their reference rows
+
+
 class Snapshots:
     """Reads the reference data once, then makes a TaskSnapshot per task. Pause periods and
     overrides are read only for the tasks selected by `tasks`."""
 
-    def __init__(self, session: Session, tasks: Select[tuple[int]]) -> None:
-        self.people = {p.id: p for p in session.scalars(select(Person))}
-        self.themes = {t.id: t for t in session.scalars(select(Theme))}
+    def __init__(
+        self, session: Session, tasks: Select[tuple[int]], rows: list[Any] | None = None
+    ) -> None:
+        """With `rows` (the selected tasks' TASK_FACTS), only the reference rows they name
+        are read: a read at `now` that decides a few tasks does not load a region's staff."""
+
+        def only(model: Any, column: Any, ids: set[int]) -> Select[Any]:
+            query = select(model)
+            if rows is not None and len(ids) <= REFERENCE_IDS:
+                query = query.where(column.in_(sorted(ids)))
+            return query
+
+        def ids(*names: str) -> set[int]:
+            return {v for r in rows or () for n in names if (v := getattr(r, n)) is not None}
+
+        self.people = {
+            p.id: p
+            for p in session.scalars(only(Person, Person.id, ids("owner_id", "backup_id")))
+        }
+        self.themes = {t.id: t for t in session.scalars(only(Theme, Theme.id, ids("theme_id")))}
         self.activity_kinds = {
             activity_id: kind
-            for activity_id, kind in session.execute(select(Activity.id, Activity.kind))
+            for activity_id, kind in session.execute(
+                only(Activity, Activity.id, ids("activity_id"))
+                .with_only_columns(Activity.id, Activity.kind)
+            )
         }
-        self.items = {c.id: c for c in session.scalars(select(CouncilItem))}
-        self.programmes = {p.id: p for p in session.scalars(select(Programme))}
+        self.items = {
+            c.id: c
+            for c in session.scalars(
+                only(CouncilItem, CouncilItem.id, ids("council_item_id"))
+            )
+        }
+        self.programmes = {
+            p.id: p for p in session.scalars(only(Programme, Programme.id, ids("programme_id")))
+        }
         self.overrides = {
             o.task_id: Override(o.tier, o.by, o.reason)
             for o in session.scalars(
@@ -435,12 +466,19 @@ def _decide_and_store(
 ) -> EvaluationReport:
     """Decide the selected open tasks with the pure engine; write what changed in batches."""
     report = EvaluationReport()
-    snaps = Snapshots(session, selected)
+    query = select(*TASK_FACTS).where(Task.id.in_(selected)).order_by(Task.id)
+    few = session.execute(query.limit(FEW + 1)).all()
+    if not few:
+        return report
+    # A few tasks (a read at `now`, one command): only their reference rows; else all of
+    # them, and the task rows streamed.
+    small = len(few) <= FEW
+    rows: Any = few if small else session.execute(query)
+    snaps = Snapshots(session, selected, few if small else None)
     base = build_world(session, now, WorkCalendar())
     by_days: dict[tuple[str, ...], World] = {}
     worlds: dict[int, World] = {}
     writes = _Writes()
-    rows = session.execute(select(*TASK_FACTS).where(Task.id.in_(selected)).order_by(Task.id))
     for task in rows:
         if task.programme_id not in worlds:
             programme = snaps.programmes[task.programme_id]
