@@ -35,6 +35,7 @@ from veiligheid_flow.bootstrap import App
 from veiligheid_flow.clock import local_date
 from veiligheid_flow.crisis import service as crisis_service
 from veiligheid_flow.crisis.models import TaskPause
+from veiligheid_flow.db import refresh_statistics
 from veiligheid_flow.errors import DomainError, NotFound
 from veiligheid_flow.events import emit_crisis_event
 from veiligheid_flow.mail import compose
@@ -70,6 +71,8 @@ def load(app: App, path: Path, *, by: str | Actor, now: datetime) -> LoadResult:
             if report.changed
             else rules_service.NOTHING,
         )
+    if report.changed:
+        refresh_statistics(app.engine)
     return LoadResult(
         programme_code=report.programme_code,
         created=report.created,
