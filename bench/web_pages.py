@@ -96,8 +96,9 @@ def serve(app, clock):  # type: ignore[no-untyped-def]
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(Timing(create_app(app, clock)), host="127.0.0.1", port=port,
-                       log_level="warning")
+        uvicorn.Config(
+            Timing(create_app(app, clock)), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
@@ -195,8 +196,17 @@ def main() -> None:
         ):
             samples, size, status = measure(url, path, cookie(secret, who), args.repeat)
             raw = limit(app.engine, who, today) if limit else None
-            rows.append((label, path, status, statistics.median(samples),
-                         sorted(samples)[int(len(samples) * 0.95) - 1], size, raw))
+            rows.append(
+                (
+                    label,
+                    path,
+                    status,
+                    statistics.median(samples),
+                    sorted(samples)[int(len(samples) * 0.95) - 1],
+                    size,
+                    raw,
+                )
+            )
             print(f"  {label}: {status}, mediaan {rows[-1][3]:.0f} ms", flush=True)
         server.should_exit = True
         total = app.engine.connect().exec_driver_sql("SELECT count(*) FROM task").scalar()
@@ -215,7 +225,8 @@ def main() -> None:
     for label, path, status, median, p95, size, raw in rows:
         limit = f"{raw[0]:.1f} ms ({raw[1]:,} rows)" if raw else "–"
         lines.append(
-            f"| {label} | `{path}` | {status} | {median:.0f} ms | {p95:.0f} ms | {size:,} | {limit} |"
+            f"| {label} | `{path}` | {status} | {median:.0f} ms | {p95:.0f} ms "
+            f"| {size:,} | {limit} |"
         )
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -12,9 +12,11 @@ import typer
 
 from veiligheid_flow.app import commands, queries
 from veiligheid_flow.app.views import STATUS_LABELS, SYSTEM, TaskStatus, WeekView, plain
+from veiligheid_flow.entrypoints.cli import data as cli_data
 from veiligheid_flow.entrypoints.cli import mail as cli_mail
 from veiligheid_flow.entrypoints.cli import ops as cli_ops
 from veiligheid_flow.entrypoints.cli import read as cli_read
+from veiligheid_flow.entrypoints.cli import reports as cli_reports
 from veiligheid_flow.entrypoints.cli import rules as cli_rules
 from veiligheid_flow.entrypoints.cli import web as cli_web
 from veiligheid_flow.entrypoints.cli.support import (
@@ -307,6 +309,8 @@ cli_mail.register(app)
 cli_ops.register(app)
 cli_read.register(app)
 cli_web.register(app)
+cli_reports.register(app)
+cli_data.register(app)
 
 
 def main() -> None:
