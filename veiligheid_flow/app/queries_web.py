@@ -104,6 +104,8 @@ def my_work(app: App, *, now: datetime, actor: Actor) -> MyWork:
     stand in for; paused work apart."""
     today = local_date(now)
     sunday = today + timedelta(days=6 - today.weekday())
+    if not any(Role.STAFF in roles for roles in actor.roles.values()):
+        return MyWork(today, (), (), (), (), (), ())  # a portfolio holder: no work of one's own
     with view_at(app, now=now) as session:
         codes = visible(session, actor, None)
         found = listed(
