@@ -31,6 +31,10 @@ def main() -> None:
         mail_dir=work / "mail",
         rules=ROOT / "rules",
         programme=ROOT / "config" / "programma-huizen-2023-2024.yaml",
+        # as a municipality runs it: every task links to the web app, "Gereed melden" too
+        web_url="https://veiligheid.huizen.nl",
+        web_secret="screenshots-" + "x" * 40,
+        mail_from="veiligheid@huizen.nl",
     )
     app = bootstrap(settings)
     try:
