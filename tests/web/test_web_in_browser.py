@@ -5,10 +5,7 @@ main content first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from tests.web.conftest import COORDINATOR, MAYOR, STAFF, Live
 from veiligheid_flow.app import queries
@@ -38,17 +35,6 @@ def browser_sign_in(live: Live, page: Page, address: str) -> None:
     page.goto(f"{live.url}{live.sign_in_link(address, seen=seen)}")
     page.get_by_role("button", name="Aanmelden").click()
     page.get_by_role("heading", name="Mijn werk").wait_for()
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    yield page
-    context.close()
-    assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def overflow(page: Page) -> int:
