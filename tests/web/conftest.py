@@ -142,8 +142,10 @@ def live(settings: Settings, tmp_path: Path) -> Iterator[Live]:
         app.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module: a Playwright that stayed open across modules would hold an
+    event loop that the Prefect tests' asyncio.run and other Playwright users refuse."""
     assert Path(CHROMIUM).exists(), "Chromium is needed: apt-get install -y chromium (.ci/run)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
