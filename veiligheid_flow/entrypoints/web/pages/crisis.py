@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from veiligheid_flow.app import commands, queries, queries_board
+from veiligheid_flow.app import commands, queries, queries_crisis
 from veiligheid_flow.app.views import MAX_EXPECTED_DAYS, Actor, CrisisView, Impact
 from veiligheid_flow.entrypoints.web.deps import page, signed_in, web
 from veiligheid_flow.entrypoints.web.security import check_csrf
@@ -28,7 +28,7 @@ Many = Annotated[list[str], Form(max_length=400)]
 
 def authority(actor: Annotated[Actor, Depends(signed_in)]) -> Actor:
     """The signed-in crisis authority; anyone else is refused (403) here, before any read."""
-    queries_board.require_crisis_authority(actor)
+    queries_crisis.require_crisis_authority(actor)
     return actor
 
 
@@ -77,7 +77,7 @@ def _scope(
     themes: Sequence[str],
     staff: Sequence[str],
 ) -> Scope:
-    codes = queries_board.crisis_municipalities(actor)
+    codes = queries_crisis.crisis_municipalities(actor)
     municipality = where or codes[0]
     if municipality not in codes:
         raise Refused(f"{actor.label} is geen crisisbevoegde van gemeente {municipality}.")
@@ -140,7 +140,7 @@ Typed = Annotated[Form_, Depends(declare_form)]
 def _choices(request: Request, actor: Actor) -> dict[str, Any]:
     """What the forms offer: the themes and the staff of the actor's crisis municipalities."""
     w = web(request)
-    codes = queries_board.crisis_municipalities(actor)
+    codes = queries_crisis.crisis_municipalities(actor)
     themes = [t for t in queries.themes(w.app, now=w.now(), actor=actor) if t.municipality in codes]
     people = [p for p in queries.people(w.app, now=w.now(), actor=actor) if p.municipality in codes]
     return {"codes": codes, "themes": themes, "people": people, "grips": GRIPS}
@@ -206,7 +206,7 @@ def _preview_page(
         actor,
         status=400 if problem else 200,
         scope=scope,
-        preview=queries_board.preview(web(request).app, impact),
+        preview=queries_crisis.preview(web(request).app, impact),
         action=action,
         crisis=crisis,
         problem=problem,
