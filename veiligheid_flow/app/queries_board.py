@@ -3,7 +3,7 @@ of one task. Who may open the board is answered here, so the web asks the applic
 and never the roles directly (the crisis desk: app/queries_crisis.py).
 
 Everything is set-based (one grouped query per part, ids in chunks): no query per task.
-The counting rules are the weekly digest's (`mail/compose.py`): cancelled tasks do not count,
+The counting rules are the weekly digest's (`mail/digest.py`): cancelled tasks do not count,
 done is done, late is open and past its due date, not paused or late before the crisis
 that pauses it; the board adds paused (open and paused, the rest) and counts every task of
 the theme, where the digest looks six weeks ahead."""

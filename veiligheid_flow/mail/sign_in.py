@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from veiligheid_flow.clock import LOCAL_TZ
-from veiligheid_flow.mail.compose import SITE, Draft, _Ctx
+from veiligheid_flow.mail.context import SITE, Context, Draft
 from veiligheid_flow.mail.dispatch import SECRET_KIND
 from veiligheid_flow.mail.site import Site
 
@@ -22,7 +22,7 @@ def sign_in_link(
     request_id: str,
     site: Site = SITE,
 ) -> Draft:
-    ctx = _Ctx(session, now, site)
+    ctx = Context(session, now, site)
     subject = "Je aanmeldlink voor de webapp Veiligheid"
     return ctx.draft(
         SECRET_KIND,
