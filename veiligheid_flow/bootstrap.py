@@ -41,9 +41,20 @@ class App:
         return self._rules[1]
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        with unit_of_work(self.sessions) as session:
+    def unit_of_work(self, *, dry_run: bool = False) -> Iterator[Session]:
+        """One transaction, committed on success; with `dry_run` always rolled back (what a
+        command would do, with nothing stored)."""
+        if not dry_run:
+            with unit_of_work(self.sessions) as session:
+                yield session
+            return
+        session = self.sessions()
+        try:
+            session.begin()
             yield session
+        finally:
+            session.rollback()
+            session.close()
 
     @property
     def site(self) -> Site:

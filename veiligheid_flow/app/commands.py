@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -158,22 +156,6 @@ def _titles(
     return {kind: tuple(names[i] for i in chosen[:first]) for kind, chosen in ids.items()}
 
 
-@contextmanager
-def _transaction(app: App, dry_run: bool) -> Iterator[Session]:
-    """The unit of work, or with `dry_run` a transaction that is always rolled back."""
-    if not dry_run:
-        with app.unit_of_work() as session:
-            yield session
-        return
-    session = app.sessions()
-    try:
-        session.begin()
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
 def _with_rules(  # type: ignore[no-untyped-def]
     app: App, now: datetime, action, crisis_event: str | None = None, dry_run: bool = False
 ) -> Impact:
@@ -184,7 +166,7 @@ def _with_rules(  # type: ignore[no-untyped-def]
     The rules are brought up to `now` first, so the changes reported (and mailed) are the ones
     the action caused, not those the mere passing of time would have made anyway."""
     book = app.rulebook()
-    with _transaction(app, dry_run) as session:
+    with app.unit_of_work(dry_run=dry_run) as session:
         rules_service.evaluate(session=session, now=now, book=book)
         subject, scope, *bulk = action(session, book)
         report = rules_service.evaluate(session=session, now=now, book=book, scope=scope)

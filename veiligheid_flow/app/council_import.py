@@ -12,8 +12,6 @@ that is rolled back."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,21 +47,6 @@ class ImportResult:
     @property
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.withdrawn)
-
-
-@contextmanager
-def _transaction(app: App, dry_run: bool) -> Iterator[Session]:
-    if not dry_run:
-        with app.unit_of_work() as session:
-            yield session
-        return
-    session = app.sessions()
-    try:
-        session.begin()
-        yield session
-    finally:
-        session.rollback()
-        session.close()
 
 
 def _programme(session: Session, who: Actor, code: str | None, now: datetime) -> Programme:
@@ -112,7 +95,7 @@ def import_agenda(
     sheet = read_sheet(path)
     digest = hashlib.sha256(repr(sheet.rows).encode()).hexdigest()
     book = app.rulebook()
-    with _transaction(app, dry_run) as session:
+    with app.unit_of_work(dry_run=dry_run) as session:
         who = resolve_actor(session, by)
         target = _programme(session, who, programme, now)
         require_role(
