@@ -11,10 +11,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,12 +117,14 @@ def sign_in(live: Live, client: httpx.Client, address: str) -> None:
     assert done.status_code == 303, done.text
 
 
-@pytest.fixture
-def live(settings: Settings, tmp_path: Path) -> Iterator[Live]:
+@contextmanager
+def serve(settings: Settings, tmp_path: Path, **extra: Any) -> Iterator[Live]:
+    """The example programme loaded at START and served by uvicorn on a free loopback port;
+    `extra`: more settings (e.g. OpenID Connect)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     configured = settings.model_copy(
-        update={"web_url": url, "web_secret_file": tmp_path / "web-secret"}
+        update={"web_url": url, "web_secret_file": tmp_path / "web-secret", **extra}
     )
     app = bootstrap(configured)
     clock = WebClock(at(START))
@@ -140,6 +144,12 @@ def live(settings: Settings, tmp_path: Path) -> Iterator[Live]:
         server.should_exit = True
         thread.join(timeout=10)
         app.close()
+
+
+@pytest.fixture
+def live(settings: Settings, tmp_path: Path) -> Iterator[Live]:
+    with serve(settings, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

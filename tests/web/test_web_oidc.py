@@ -9,9 +9,7 @@ import hashlib
 import io
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,18 +18,11 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 import httpx
 import oidc_provider_mock
 import pytest
-import uvicorn
 from playwright.sync_api import Browser
 from pydantic import SecretStr, ValidationError
 from werkzeug.serving import make_server
 
-from tests.conftest import EXAMPLE, at
-from tests.web.conftest import COORDINATOR, START, Live, free_port
-from veiligheid_flow.app import commands
-from veiligheid_flow.authority import SYSTEM
-from veiligheid_flow.bootstrap import bootstrap
-from veiligheid_flow.entrypoints.web.clock import WebClock
-from veiligheid_flow.entrypoints.web.server import create_app
+from tests.web.conftest import COORDINATOR, Live, free_port, serve
 from veiligheid_flow.settings import Settings
 
 CLIENT_ID = "veiligheid-web"
@@ -80,39 +71,16 @@ def provider() -> Iterator[Provider]:
         server.server_close()
 
 
-@contextmanager
-def _serve(settings: Settings, tmp_path: Path, issuer: str) -> Iterator[Live]:
+def _serve(settings: Settings, tmp_path: Path, issuer: str):  # noqa: ANN202
     """tests/web/conftest.py's `live`, with OpenID Connect configured."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    configured = settings.model_copy(
-        update={
-            "web_url": url,
-            "web_secret_file": tmp_path / "web-secret",
-            "oidc_issuer": issuer,
-            "oidc_client_id": CLIENT_ID,
-            "oidc_client_secret": SecretStr("geheim"),
-            "oidc_scopes": "openid email",
-        }
+    return serve(
+        settings,
+        tmp_path,
+        oidc_issuer=issuer,
+        oidc_client_id=CLIENT_ID,
+        oidc_client_secret=SecretStr("geheim"),
+        oidc_scopes="openid email",
     )
-    app = bootstrap(configured)
-    clock = WebClock(at(START))
-    commands.load(app, EXAMPLE, by=SYSTEM, now=clock.now())
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app, clock), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the web app did not start"
-        time.sleep(0.05)
-    try:
-        yield Live(url, app, clock, configured.mail_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        app.close()
 
 
 @pytest.fixture
