@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import warnings
 from typing import Annotated
 
 import typer
@@ -25,7 +26,12 @@ def web(
     ] = False,
 ) -> None:
     """Start de webapp; stop met Ctrl-C. Met --now staat de klok van app en planner vast."""
+    # authlib 1.9 announces its move to httpx2 on import, nothing a user can act on; its
+    # module turns its own warnings on when imported, so the filter comes after it.
+    import authlib.deprecate  # noqa: F401
     import uvicorn
+
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
 
     from veiligheid_flow.entrypoints.scheduler import build_scheduler, direct_runner
     from veiligheid_flow.entrypoints.web.clock import WebClock
